@@ -491,10 +491,13 @@ static void conn_process_input(struct conn *conn)
 		}
 		if (p.pos < 0) {
 			if (avail >= limit) {
-				evbuffer_drain(input, avail);
-				conn->bytes_in += avail;
+				/* Only what was scanned: the LF ending this
+				 * line may follow in the same buffer. */
+				evbuffer_drain(input, limit);
+				conn->bytes_in += limit;
 				conn->skipping = true;
 				conn_line_too_long(conn);
+				continue;
 			}
 			break;
 		}
