@@ -786,7 +786,10 @@ static void conn_teardown(struct conn *conn)
 
 	net_service_conn_release(conn->service, &conn->peer);
 	log_info(conn->sid, "close",
-		 "reason=%s bytes_in=%llu bytes_out=%llu duration_ms=%lld",
+		 "ip=%s port=%u local_port=%u reason=%s bytes_in=%llu "
+		 "bytes_out=%llu duration_ms=%lld",
+		 conn->peer_ip, net_addr_port(&conn->peer),
+		 net_addr_port(&conn->local),
 		 log_quote(q, sizeof(q), conn->close_reason),
 		 (unsigned long long)conn->bytes_in,
 		 (unsigned long long)conn->bytes_out,

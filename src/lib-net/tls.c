@@ -68,9 +68,14 @@ struct tls_ctx *tls_ctx_create(const char *cert_file, const char *key_file,
 	}
 	/* Idle sessions keep no read/write buffers: ~13 KB instead of ~50. */
 	SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
+	/* Many clients close without close_notify; OpenSSL 3 reports that
+	 * as an error, which libevent 2.1 does not map to EOF even with
+	 * allow_dirty_shutdown. The protocols frame their own ends (QUIT,
+	 * DATA's dot), so a truncated stream is not a security problem. */
 	SSL_CTX_set_options(sc, SSL_OP_NO_RENEGOTIATION |
 					SSL_OP_CIPHER_SERVER_PREFERENCE |
-					SSL_OP_NO_COMPRESSION);
+					SSL_OP_NO_COMPRESSION |
+					SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Mail clients rarely resume; a session cache would cost memory
 	 * per connection for little gain. */
 	SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
