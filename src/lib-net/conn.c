@@ -22,6 +22,9 @@
  * that our last reply is not destroyed by a TCP reset caused by unread
  * pipelined input. */
 #define CONN_LINGER_MS 2000
+/* A TLS handshake gets at most this long, whatever the idle timeout: a
+ * half-open handshake costs a connection slot and memory. */
+#define CONN_HANDSHAKE_TIMEOUT_MS 30000
 
 enum conn_state {
 	CONN_STATE_HANDSHAKE,	/* implicit TLS handshake running */
@@ -76,6 +79,7 @@ struct conn {
 
 static void conn_teardown(struct conn *conn);
 static void conn_process_input(struct conn *conn);
+static void conn_apply_timeouts(struct conn *conn);
 static bool conn_check_output(struct conn *conn);
 
 struct conn *conn_list_next(struct conn *conn) { return conn->next; }
@@ -211,12 +215,14 @@ static void conn_handshake_done(struct conn *conn)
 	conn_log_tls(conn);
 	if (conn->state == CONN_STATE_HANDSHAKE) {
 		conn->state = CONN_STATE_OPEN;
+		conn_apply_timeouts(conn);
 		conn->connected = true;
 		conn->busy++;
 		conn->h->on_connect(conn);
 		conn->busy--;
 	} else {
 		conn->state = CONN_STATE_OPEN;
+		conn_apply_timeouts(conn);
 		if (conn->h->on_tls_done != NULL) {
 			conn->busy++;
 			conn->h->on_tls_done(conn, true);
@@ -397,7 +403,7 @@ void conn_create_accepted(struct net_loop *loop, struct net_service *service,
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 			  conn);
 	bufferevent_setwatermark(conn->bev, EV_WRITE, conn->lowat, 0);
-	conn_set_idle_timeout(conn, conn->idle_ms);
+	conn_apply_timeouts(conn);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 
 	if (conn->state == CONN_STATE_OPEN) {
@@ -569,17 +575,27 @@ void conn_set_max_line_length(struct conn *conn, size_t max)
 	conn->max_line = max;
 }
 
-void conn_set_idle_timeout(struct conn *conn, unsigned timeout_ms)
+static void conn_apply_timeouts(struct conn *conn)
 {
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	unsigned timeout_ms = conn->idle_ms;
 
-	conn->idle_ms = timeout_ms;
-	if (conn->bev == NULL)
-		return;
+	if (conn->state == CONN_STATE_HANDSHAKE ||
+	    conn->state == CONN_STATE_STARTTLS) {
+		if (timeout_ms == 0 || timeout_ms > CONN_HANDSHAKE_TIMEOUT_MS)
+			timeout_ms = CONN_HANDSHAKE_TIMEOUT_MS;
+	}
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	if (timeout_ms == 0)
 		bufferevent_set_timeouts(conn->bev, NULL, NULL);
 	else
 		bufferevent_set_timeouts(conn->bev, &tv, &tv);
+}
+
+void conn_set_idle_timeout(struct conn *conn, unsigned timeout_ms)
+{
+	conn->idle_ms = timeout_ms;
+	if (conn->bev != NULL && conn->state < CONN_STATE_CLOSED)
+		conn_apply_timeouts(conn);
 }
 
 /* --- output --- */
@@ -681,7 +697,7 @@ int conn_starttls(struct conn *conn)
 	bufferevent_setcb(filter, conn_read_cb, conn_write_cb, conn_event_cb,
 			  conn);
 	bufferevent_setwatermark(filter, EV_WRITE, conn->lowat, 0);
-	conn_set_idle_timeout(conn, conn->idle_ms);
+	conn_apply_timeouts(conn);
 	bufferevent_enable(filter, EV_READ | EV_WRITE);
 	return 0;
 }

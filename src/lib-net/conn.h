@@ -86,8 +86,8 @@ unsigned conn_local_port(const struct conn *conn);
 /* --- output --- */
 /* Queues bytes for the peer. Never blocks; see the watermarks in
  * net_service_settings: above the high one, input stops being read and
- * delivered until the output drains below the low one. A no-op once the
- * connection is closing. */
+ * delivered until the output drains below the low one. A no-op unless the
+ * connection is open: not during a TLS handshake, not once closing. */
 void conn_write(struct conn *conn, const void *data, size_t len);
 void conn_write_str(struct conn *conn, const char *str);
 void conn_printf(struct conn *conn, const char *fmt, ...) ATTR_FORMAT(2, 3);
@@ -110,7 +110,8 @@ bool conn_is_paused(const struct conn *conn);
 void conn_read_raw(struct conn *conn, uint64_t n);
 uint64_t conn_raw_remaining(const struct conn *conn);
 void conn_set_max_line_length(struct conn *conn, size_t max);
-/* 0 = no idle timeout. Restarts the timer. */
+/* 0 = no idle timeout. Restarts the timer. TLS handshakes are limited to
+ * 30 s regardless. */
 void conn_set_idle_timeout(struct conn *conn, unsigned timeout_ms);
 
 /* --- TLS --- */

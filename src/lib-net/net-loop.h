@@ -23,7 +23,8 @@ struct net_loop;
 struct event_base;
 
 /* count 0 = one loop per online CPU. Never fails (aborts on resource
- * exhaustion: this is start-up). Also switches libevent to pthreads. */
+ * exhaustion: this is start-up). Also switches libevent to pthreads and
+ * ignores SIGPIPE process-wide (writes to a reset peer return EPIPE). */
 struct net_loops *net_loops_create(unsigned count);
 /* Starts one thread per loop. Call once. */
 void net_loops_start(struct net_loops *loops);
