@@ -8,6 +8,7 @@
 #include "timeutil.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
@@ -73,8 +74,6 @@ struct conn {
 	bool out_blocked:1;
 	bool skipping:1;	/* discarding the rest of a long line */
 	bool peer_eof:1;
-	bool graceful:1;
-	bool slot_released:1;
 };
 
 static void conn_teardown(struct conn *conn);
@@ -97,10 +96,8 @@ static void conn_free_if_unused(struct conn *conn)
 	if (conn->state != CONN_STATE_DEAD || conn->refcount > 0 ||
 	    conn->busy > 0)
 		return;
-	struct net_loop *loop = conn->loop;
 	event_free(conn->defer_ev);
 	free(conn);
-	(void)loop;
 }
 
 static size_t conn_output_len(const struct conn *conn)
@@ -277,8 +274,6 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx)
 			conn_close_after_flush(conn, "idle timeout");
 			break;
 		case CONN_STATE_FLUSHING:
-			conn->graceful = false;
-			conn->state = CONN_STATE_OPEN; /* let close() act */
 			conn_close(conn, "flush timeout");
 			break;
 		default:
@@ -307,7 +302,6 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx)
 			}
 			break;
 		case CONN_STATE_FLUSHING:
-			conn->state = CONN_STATE_OPEN;
 			conn_close(conn, error);
 			break;
 		default:
@@ -742,7 +736,6 @@ void conn_close(struct conn *conn, const char *reason)
 	if (conn->state >= CONN_STATE_CLOSED)
 		return;
 	conn_set_close_reason(conn, reason);
-	conn->graceful = false;
 	conn->state = CONN_STATE_CLOSED;
 	bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
 	conn_schedule(conn);
@@ -757,7 +750,6 @@ void conn_close_after_flush(struct conn *conn, const char *reason)
 		return;
 	}
 	conn_set_close_reason(conn, reason);
-	conn->graceful = true;
 	conn->state = CONN_STATE_FLUSHING;
 	bufferevent_disable(conn->bev, EV_READ);
 	bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
@@ -812,7 +804,7 @@ static void conn_teardown(struct conn *conn)
 		 (long long)(time_mono_ms() - conn->start_ms));
 
 	if (graceful) {
-		conn->linger_fd = dup(conn->fd);
+		conn->linger_fd = fcntl(conn->fd, F_DUPFD_CLOEXEC, 0);
 		if (conn->ssl != NULL && SSL_is_init_finished(conn->ssl)) {
 			/* close_notify, best effort: the socket is
 			 * non-blocking and we do not wait for the peer's. */
