@@ -183,7 +183,34 @@ static struct workpool *echo_pool;
 
 struct echo_session {
 	struct buf raw;
+	unsigned long stream_left;
 };
+
+/* Streams a big reply without queueing it all: writes until the output is
+ * over the mark, continues from on_write_ready. */
+static void echo_stream(struct conn *conn)
+{
+	struct echo_session *sess = conn_get_context(conn);
+	char chunk[1000];
+
+	memset(chunk, 's', sizeof(chunk));
+	while (sess->stream_left > 0 && conn_output_pending(conn) < 32 * 1024) {
+		size_t n = MIN(sess->stream_left, sizeof(chunk));
+		conn_write(conn, chunk, n);
+		sess->stream_left -= n;
+		if (sess->stream_left == 0)
+			conn_write_str(conn, "\r\n");
+	}
+	pthread_mutex_lock(&echo_stats.lock);
+	if (conn_output_pending(conn) > echo_stats.max_pending)
+		echo_stats.max_pending = conn_output_pending(conn);
+	pthread_mutex_unlock(&echo_stats.lock);
+}
+
+static void echo_write_ready(struct conn *conn)
+{
+	echo_stream(conn);
+}
 
 void echo_stats_bump(unsigned *counter)
 {
@@ -326,6 +353,12 @@ static void echo_line(struct conn *conn, const uint8_t *line, size_t len,
 		}
 		conn_write_str(conn, "go\r\n");
 		i_assert(conn_starttls(conn) == 0);
+	} else if (line_is(line, len, "LOOP")) {
+		conn_printf(conn, "loop %u\r\n", net_loop_index(conn_loop(conn)));
+	} else if (line_arg(line, len, "STREAM ", &arg)) {
+		struct echo_session *sess = conn_get_context(conn);
+		sess->stream_left = arg;
+		echo_stream(conn);
 	} else if (line_is(line, len, "EXPORT")) {
 		uint8_t key[32];
 		if (conn_tls_exporter(conn, CONN_TLS_EXPORTER_CHANNEL_BINDING,
@@ -398,6 +431,7 @@ const struct conn_handlers echo_handlers = {
 	.on_tls_done = echo_tls_done,
 	.on_timeout = echo_timeout,
 	.on_shutdown = echo_shutdown,
+	.on_write_ready = echo_write_ready,
 	.on_close = echo_close,
 };
 

@@ -336,6 +336,67 @@ static void test_loop_post(void **state)
 	net_loops_destroy(&def);
 }
 
+static void test_stream_with_write_ready(void **state)
+{
+	struct net_service_settings set = {
+		.output_high_watermark = 32 * 1024,
+		.output_low_watermark = 8 * 1024,
+	};
+	struct echo_server s;
+	struct test_client c;
+	enum { SIZE = 2000000 };
+	char *data = i_malloc(SIZE + 2);
+
+	echo_server_start(&s, &set, 1);
+	test_client_connect(&c, s.port, NULL);
+	test_client_expect(&c, "hello");
+	/* 2 MB produced piecewise as the client drains it; queued output
+	 * never exceeds the mark plus one chunk. */
+	test_client_send(&c, "STREAM 2000000\r\nAFTER\r\n");
+	assert_int_equal(test_client_read_n(&c, data, SIZE + 2), 0);
+	for (size_t i = 0; i < SIZE; i++)
+		if (data[i] != 's')
+			fail_msg("byte %zu", i);
+	assert_memory_equal(data + SIZE, "\r\n", 2);
+	test_client_expect(&c, "L5:C:AFTER");
+	pthread_mutex_lock(&echo_stats.lock);
+	assert_true(echo_stats.max_pending <= 32 * 1024 + 1000 + 2);
+	pthread_mutex_unlock(&echo_stats.lock);
+	test_client_close(&c);
+	free(data);
+	echo_stats_wait(&echo_stats.closes, 1);
+	echo_server_stop(&s);
+}
+
+static void test_accept_round_robin(void **state)
+{
+	struct net_service_settings set = {0};
+	struct echo_server s;
+	struct test_client c[4];
+	char line[64];
+	unsigned seen[2] = {0, 0};
+
+	echo_server_start(&s, &set, 2);
+	for (int i = 0; i < 4; i++) {
+		test_client_connect(&c[i], s.port, NULL);
+		test_client_expect(&c[i], "hello");
+		test_client_send(&c[i], "LOOP\r\n");
+		assert_true(test_client_read_line(&c[i], line, sizeof(line)) > 0);
+		if (strcmp(line, "loop 0") == 0)
+			seen[0]++;
+		else if (strcmp(line, "loop 1") == 0)
+			seen[1]++;
+		else
+			fail_msg("got %s", line);
+	}
+	assert_int_equal(seen[0], 2);
+	assert_int_equal(seen[1], 2);
+	for (int i = 0; i < 4; i++)
+		test_client_close(&c[i]);
+	echo_stats_wait(&echo_stats.closes, 4);
+	echo_server_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +410,8 @@ int main(void)
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_stop_waits_for_inflight),
 		cmocka_unit_test(test_loop_post),
+		cmocka_unit_test(test_stream_with_write_ready),
+		cmocka_unit_test(test_accept_round_robin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

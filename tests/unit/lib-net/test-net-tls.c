@@ -99,6 +99,8 @@ static void test_selfsigned(void **state)
 					       &error), -1);
 }
 
+static void expect_stream(struct test_client *c);
+
 static void expect_exporter_matches(struct test_client *c)
 {
 	uint8_t key[32];
@@ -119,7 +121,11 @@ static void expect_exporter_matches(struct test_client *c)
 
 static void test_implicit_tls(void **state)
 {
-	struct net_service_settings set = {.implicit_tls = true};
+	struct net_service_settings set = {
+		.implicit_tls = true,
+		.output_high_watermark = 32 * 1024,
+		.output_low_watermark = 8 * 1024,
+	};
 	struct echo_server s;
 	struct test_client c;
 	char line[200];
@@ -135,6 +141,7 @@ static void test_implicit_tls(void **state)
 	assert_true(test_client_read_line(&c, line, sizeof(line)) > 0);
 	assert_memory_equal(line, "tls TLSv1.3 TLS_", 16);
 	expect_exporter_matches(&c);
+	expect_stream(&c);
 	test_client_send(&c, "QUIT\r\n");
 	test_client_expect(&c, "bye");
 	test_client_expect_eof(&c);
@@ -167,9 +174,28 @@ static void test_implicit_tls(void **state)
 	assert_int_equal(echo_stats.connects, 2);
 }
 
+static void expect_stream(struct test_client *c)
+{
+	enum { SIZE = 300000 };
+	char *data = i_malloc(SIZE + 2);
+
+	/* Streaming through TLS exercises backpressure on the encrypted
+	 * side (for STARTTLS, the socket buffer under the TLS filter). */
+	test_client_send(c, "STREAM 300000\r\n");
+	assert_int_equal(test_client_read_n(c, data, SIZE + 2), 0);
+	for (size_t i = 0; i < SIZE; i++)
+		if (data[i] != 's')
+			fail_msg("byte %zu", i);
+	assert_memory_equal(data + SIZE, "\r\n", 2);
+	free(data);
+}
+
 static void test_starttls_discards_injection(void **state)
 {
-	struct net_service_settings set = {0};
+	struct net_service_settings set = {
+		.output_high_watermark = 32 * 1024,
+		.output_low_watermark = 8 * 1024,
+	};
 	struct echo_server s;
 	struct test_client c;
 	char line[200];
@@ -194,6 +220,7 @@ static void test_starttls_discards_injection(void **state)
 	test_client_send(&c, "ECHO\r\n");
 	test_client_expect(&c, "L4:C:ECHO");
 	expect_exporter_matches(&c);
+	expect_stream(&c);
 	/* No second STARTTLS. */
 	test_client_send(&c, "STARTTLS\r\n");
 	test_client_expect(&c, "no tls");
