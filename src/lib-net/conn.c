@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
@@ -348,6 +350,13 @@ void conn_create_accepted(struct net_loop *loop, struct net_service *service,
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 
+	int one = 1;
+
+	/* Replies are written whole per loop iteration, so Nagle would only
+	 * add delayed-ACK stalls to pipelined dialogues; keepalive finds
+	 * peers that vanished during a long IDLE. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	conn->loop = loop;
 	conn->service = service;
 	conn->h = set->handlers;
