@@ -171,10 +171,19 @@ static void scram_lookup(struct auth_session *s, Gsasl_session *sctx)
 		switch (lookup->lookup(lookup->context, username, pool, &creds,
 				       &error)) {
 		case AUTH_LOOKUP_FOUND:
-			if (creds.scram == NULL) {
+			if (creds.scram == NULL &&
+			    (creds.scram_salt == NULL ||
+			     creds.scram_salt[0] == '\0')) {
 				s->job_error = "no SCRAM credentials";
-			} else if (auth_scram_parse(creds.scram, &keys,
-						    &error) < 0) {
+			} else if (creds.scram != NULL ?
+					   auth_scram_parse(creds.scram, &keys,
+							    &error) < 0 :
+					   auth_scram_from_parts(
+						   creds.scram_salt,
+						   creds.scram_iter,
+						   creds.scram_stored_key,
+						   creds.scram_server_key,
+						   &keys, &error) < 0) {
 				s->job_error = "unusable SCRAM credentials";
 			} else {
 				have_keys = true;
@@ -415,7 +424,8 @@ static void verify_work(void *context)
 		s->job_error = "unknown user";
 		break;
 	case AUTH_LOOKUP_FOUND:
-		if (creds.password_hash == NULL) {
+		if (creds.password_hash == NULL ||
+		    creds.password_hash[0] == '\0') {
 			(void)auth_password_verify(s->server->dummy_hash,
 						   s->password);
 			s->job_status = AUTH_STATUS_FAILURE;

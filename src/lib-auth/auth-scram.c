@@ -151,6 +151,65 @@ int auth_scram_parse(const char *str, struct auth_scram_keys *keys_r,
 	return 1;
 }
 
+static char *encode_str(const void *data, size_t len)
+{
+	struct buf out = BUF_INIT;
+	size_t out_len;
+
+	auth_base64_encode(data, len, &out);
+	return (char *)buf_steal(&out, &out_len);
+}
+
+void auth_scram_to_parts(const struct auth_scram_keys *keys,
+			 struct auth_scram_parts *parts_r)
+{
+	parts_r->salt = encode_str(keys->salt, keys->salt_len);
+	parts_r->iter = keys->iter;
+	parts_r->stored_key = encode_str(keys->stored_key,
+					 sizeof(keys->stored_key));
+	parts_r->server_key = encode_str(keys->server_key,
+					 sizeof(keys->server_key));
+}
+
+void auth_scram_parts_free(struct auth_scram_parts *parts)
+{
+	i_free(parts->salt);
+	i_free(parts->stored_key);
+	i_free(parts->server_key);
+	parts->iter = 0;
+}
+
+int auth_scram_from_parts(const char *salt, unsigned int iter,
+			  const char *stored_key, const char *server_key,
+			  struct auth_scram_keys *keys_r, const char **error_r)
+{
+	size_t len;
+
+	memset(keys_r, 0, sizeof(*keys_r));
+	if (iter == 0 || iter > AUTH_SCRAM_MAX_ITER) {
+		*error_r = "bad SCRAM iteration count";
+		return -1;
+	}
+	keys_r->iter = iter;
+	if (salt == NULL ||
+	    decode_exact(salt, salt + strlen(salt), keys_r->salt, 1,
+			 AUTH_SCRAM_SALT_MAX, &keys_r->salt_len) < 0) {
+		*error_r = "bad SCRAM salt";
+		return -1;
+	}
+	if (stored_key == NULL || server_key == NULL ||
+	    decode_exact(stored_key, stored_key + strlen(stored_key),
+			 keys_r->stored_key, AUTH_SCRAM_KEY_SIZE,
+			 AUTH_SCRAM_KEY_SIZE, &len) < 0 ||
+	    decode_exact(server_key, server_key + strlen(server_key),
+			 keys_r->server_key, AUTH_SCRAM_KEY_SIZE,
+			 AUTH_SCRAM_KEY_SIZE, &len) < 0) {
+		*error_r = "bad SCRAM key";
+		return -1;
+	}
+	return 1;
+}
+
 char *auth_scram_from_password(const char *password, unsigned int iter,
 			       const char **error_r)
 {

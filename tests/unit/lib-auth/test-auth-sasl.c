@@ -79,6 +79,9 @@ struct user {
 	bool with_hash, with_scram;
 	const char *hash_prefix;
 	char *hash, *scram;
+	/* Hand SCRAM over as the store keeps it: four separate values. */
+	bool scram_as_parts;
+	struct auth_scram_parts parts;
 };
 
 static struct user users[] = {
@@ -87,6 +90,7 @@ static struct user users[] = {
 	{ "yves", NULL, "slow but sure", 2, true, true, "$y$", NULL, NULL },
 	{ "noscram", NULL, "pw", 3, true, false, "$5$", NULL, NULL },
 	{ "u\xc3\xa9", NULL, "p\xc3\xa9", 4, true, true, "$5$", NULL, NULL },
+	{ "stored", NULL, "kept apart", 5, false, true, NULL, NULL, NULL, true },
 };
 
 static atomic_int lookups;
@@ -109,8 +113,17 @@ test_lookup(void *context, const char *username, struct pool *pool,
 			continue;
 		creds_r->account_id = users[i].id;
 		creds_r->username = users[i].canonical;
-		creds_r->password_hash = users[i].hash;
-		creds_r->scram = users[i].scram;
+		/* The store's "none" is an empty string. */
+		creds_r->password_hash = users[i].hash != NULL ?
+			users[i].hash : "";
+		if (users[i].scram_as_parts) {
+			creds_r->scram_salt = users[i].parts.salt;
+			creds_r->scram_iter = users[i].parts.iter;
+			creds_r->scram_stored_key = users[i].parts.stored_key;
+			creds_r->scram_server_key = users[i].parts.server_key;
+		} else {
+			creds_r->scram = users[i].scram;
+		}
 		return AUTH_LOOKUP_FOUND;
 	}
 	return AUTH_LOOKUP_NOT_FOUND;
@@ -168,12 +181,19 @@ static int group_setup(void **state)
 		log_set_fd(fd);
 	test_thread = pthread_self();
 	for (unsigned int i = 0; i < N_ELEMENTS(users); i++) {
-		if (auth_password_hash(users[i].password, users[i].hash_prefix,
+		if (users[i].with_hash &&
+		    auth_password_hash(users[i].password, users[i].hash_prefix,
 				       0, &users[i].hash, &error) < 0)
 			return -1;
 		if (users[i].with_scram)
 			users[i].scram = auth_scram_from_password(
 				users[i].password, 0, &error);
+		if (users[i].scram_as_parts) {
+			struct auth_scram_keys keys;
+			if (auth_scram_parse(users[i].scram, &keys, &error) < 0)
+				return -1;
+			auth_scram_to_parts(&keys, &users[i].parts);
+		}
 	}
 	return 0;
 }
@@ -183,6 +203,7 @@ static int group_teardown(void **state)
 	for (unsigned int i = 0; i < N_ELEMENTS(users); i++) {
 		i_free(users[i].hash);
 		i_free(users[i].scram);
+		auth_scram_parts_free(&users[i].parts);
 	}
 	return 0;
 }
@@ -697,6 +718,15 @@ static void test_scram_success(void **state)
 					"p\xc3\xa9", NULL, NULL, false, &r),
 			 AUTH_STATUS_SUCCESS);
 	assert_int_equal(r.account_id, 4);
+	/* Keys given as the store's separate values. */
+	assert_int_equal(scram_exchange("SCRAM-SHA-256", "stored", "kept apart",
+					NULL, NULL, false, &r),
+			 AUTH_STATUS_SUCCESS);
+	assert_int_equal(r.account_id, 5);
+	/* That account has no crypt hash (""): PLAIN fails cleanly. */
+	assert_int_equal(plain_login("", "stored", "kept apart", &r),
+			 AUTH_STATUS_FAILURE);
+	assert_string_equal(r.error, "no password set");
 }
 
 static void test_scram_failures(void **state)

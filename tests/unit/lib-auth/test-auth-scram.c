@@ -129,6 +129,37 @@ static void test_format_parse(void **state)
 	i_free(str);
 }
 
+static void test_parts(void **state)
+{
+	struct auth_scram_keys keys, back;
+	struct auth_scram_parts parts;
+	const char *error = NULL;
+
+	rfc_keys(&keys);
+	auth_scram_to_parts(&keys, &parts);
+	assert_string_equal(parts.salt, RFC_SALT_B64);
+	assert_int_equal(parts.iter, 4096);
+	assert_int_equal(auth_scram_from_parts(parts.salt, parts.iter,
+					       parts.stored_key,
+					       parts.server_key, &back,
+					       &error), 1);
+	assert_memory_equal(&back, &keys, sizeof(keys));
+	assert_int_equal(auth_scram_from_parts(parts.salt, 0, parts.stored_key,
+					       parts.server_key, &back,
+					       &error), -1);
+	assert_int_equal(auth_scram_from_parts("", 4096, parts.stored_key,
+					       parts.server_key, &back,
+					       &error), -1);
+	assert_int_equal(auth_scram_from_parts(parts.salt, 4096, parts.salt,
+					       parts.server_key, &back,
+					       &error), -1);
+	assert_int_equal(auth_scram_from_parts(parts.salt, 4096, NULL,
+					       parts.server_key, &back,
+					       &error), -1);
+	auth_scram_parts_free(&parts);
+	assert_null(parts.salt);
+}
+
 static void test_parse_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -275,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_rfc7677_keys_match_gsasl),
 		cmocka_unit_test(test_rfc7677_exchange),
 		cmocka_unit_test(test_format_parse),
+		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_gsasl_wants_base64_keys),
 	};
