@@ -88,7 +88,8 @@ struct auth_session {
 	size_t job_output_len;
 	enum auth_status job_status;
 	bool job_tempfail;
-	const char *job_error; /* static string */
+	const char *job_error; /* static string or job_error_buf */
+	char *job_error_buf;
 
 	/* The account once known. */
 	int64_t account_id;
@@ -101,6 +102,15 @@ struct auth_session {
 };
 
 /* ---- GNU SASL callback ---- */
+
+/* The lookup's error may live in its pool: keep a copy for the log. */
+static void job_set_lookup_error(struct auth_session *s, const char *error)
+{
+	i_free(s->job_error_buf);
+	s->job_error_buf = i_strdup_printf("credential lookup failed: %s",
+					   error != NULL ? error : "?");
+	s->job_error = s->job_error_buf;
+}
 
 static void scram_fake_credentials(struct auth_session *s, Gsasl_session *sctx,
 				   const char *username,
@@ -197,7 +207,7 @@ static void scram_lookup(struct auth_session *s, Gsasl_session *sctx)
 			break;
 		case AUTH_LOOKUP_TEMPFAIL:
 			s->job_tempfail = true;
-			s->job_error = "credential lookup failed";
+			job_set_lookup_error(s, error);
 			break;
 		}
 		pool_destroy(&pool);
@@ -416,7 +426,7 @@ static void verify_work(void *context)
 			       &error)) {
 	case AUTH_LOOKUP_TEMPFAIL:
 		s->job_status = AUTH_STATUS_TEMPFAIL;
-		s->job_error = "credential lookup failed";
+		job_set_lookup_error(s, error);
 		break;
 	case AUTH_LOOKUP_NOT_FOUND:
 		(void)auth_password_verify(s->server->dummy_hash, s->password);
@@ -835,6 +845,7 @@ static void session_free(struct auth_session *s)
 		explicit_bzero(s->job_input.data, s->job_input.cap);
 	buf_free(&s->job_input);
 	gsasl_free(s->job_output);
+	i_free(s->job_error_buf);
 	buf_free(&s->out);
 	buf_free(&s->final_data);
 	i_free(s);

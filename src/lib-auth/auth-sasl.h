@@ -131,7 +131,10 @@ struct auth_server;
  * as known ones): create it at start-up. */
 struct auth_server *auth_server_create(const struct auth_server_settings *set,
 				       const char **error_r);
-/* Every session must be destroyed and the workpool drained first. */
+/* Shut down in this order: destroy every session, destroy the workpool
+ * (it finishes queued jobs and posts their completions), let the event
+ * loops run those completions (they free sessions destroyed while
+ * pending), then destroy the server. */
 void auth_server_destroy(struct auth_server **server);
 
 /* SASL mechanisms to advertise, most preferred first, space-separated

@@ -434,6 +434,8 @@ static void test_plain_failures(void **state)
 
 	assert_int_equal(plain_login("", "tempfail", "x", &r),
 			 AUTH_STATUS_TEMPFAIL);
+	assert_string_equal(r.error,
+			    "credential lookup failed: database is locked");
 	assert_int_equal(plain_login("", "noscram", "pw", &r),
 			 AUTH_STATUS_SUCCESS);
 }
