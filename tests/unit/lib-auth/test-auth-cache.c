@@ -2,6 +2,8 @@
 #include "../unit.h"
 #include "auth-cache.h"
 
+#include <pthread.h>
+
 static int64_t fake_now;
 static int64_t fake_clock(void)
 {
@@ -107,6 +109,39 @@ static void test_bounded_lru(void **state)
 	auth_cache_destroy(&cache);
 }
 
+static void *hammer(void *arg)
+{
+	struct auth_cache *cache = arg;
+	char name[32];
+	int64_t id;
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "user%d", i % 50);
+		auth_cache_insert(cache, name, "pw", i % 50, NULL);
+		if (auth_cache_lookup(cache, name, "pw", &id, NULL) > 0)
+			assert_int_equal(id, i % 50);
+		if (i % 100 == 0)
+			auth_cache_drop_account(cache, i % 50);
+	}
+	return NULL;
+}
+
+/* Event loops and workers share one cache. */
+static void test_threads(void **state)
+{
+	struct auth_cache_settings set = { .max_entries = 20 };
+	struct auth_cache *cache = auth_cache_create(&set);
+	pthread_t threads[4];
+
+	for (unsigned int i = 0; i < N_ELEMENTS(threads); i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, hammer,
+						cache), 0);
+	for (unsigned int i = 0; i < N_ELEMENTS(threads); i++)
+		pthread_join(threads[i], NULL);
+	assert_true(auth_cache_count(cache) <= 20);
+	auth_cache_destroy(&cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_drop_account),
 		cmocka_unit_test(test_bounded_lru),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

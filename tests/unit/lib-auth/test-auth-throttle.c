@@ -2,6 +2,8 @@
 #include "../unit.h"
 #include "auth-throttle.h"
 
+#include <pthread.h>
+
 static int64_t fake_now;
 static int64_t fake_clock(void)
 {
@@ -112,6 +114,36 @@ static void test_defaults(void **state)
 	auth_throttle_destroy(&t);
 }
 
+static void *hammer(void *arg)
+{
+	struct auth_throttle *t = arg;
+	char ip[32];
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(ip, sizeof(ip), "10.1.0.%d", i % 300);
+		auth_throttle_failure(t, ip, "shared");
+		(void)auth_throttle_delay(t, ip, "shared");
+		if (i % 10 == 0)
+			auth_throttle_success(t, ip, "shared");
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct auth_throttle_settings set = { .max_entries = 64 };
+	struct auth_throttle *t = auth_throttle_create(&set);
+	pthread_t threads[4];
+
+	for (unsigned int i = 0; i < N_ELEMENTS(threads); i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, hammer, t),
+				 0);
+	for (unsigned int i = 0; i < N_ELEMENTS(threads); i++)
+		pthread_join(threads[i], NULL);
+	assert_true(auth_throttle_count(t) <= 64);
+	auth_throttle_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_success_clears_account_not_ip),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
