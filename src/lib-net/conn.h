@@ -16,7 +16,29 @@
  * conn_read_raw() switches to raw mode for an exact byte count. Handlers
  * are never re-entered: a handler's own calls (conn_write, conn_pause,
  * conn_close...) take effect when appropriate but never call back into a
- * handler before it returns. */
+ * handler before it returns.
+ *
+ * A protocol waiting for async work (sketch):
+ *
+ *   static void cmd_done(void *ctx)           // runs on conn's loop
+ *   {
+ *           struct job *job = ctx;
+ *           struct conn *conn = job->conn;
+ *           if (!conn_is_closed(conn)) {
+ *                   conn_write_str(conn, "250 2.0.0 Ok\r\n");
+ *                   conn_resume(conn);       // next pipelined command
+ *           }
+ *           conn_unref(&job->conn);
+ *           free(job);
+ *   }
+ *   ... in on_line():
+ *           conn_pause(conn);
+ *           conn_ref(conn);
+ *           job->conn = conn;
+ *           struct completion_target t =
+ *                   net_loop_completion_target(conn_loop(conn));
+ *           workpool_submit(pool, cmd_work, cmd_done, job, &t);
+ */
 struct conn;
 struct net_loop;
 struct net_service;
