@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "../unit.h"
 #include "net-test-util.h"
+#include "buf.h"
 
 #include <unistd.h>
 
@@ -397,6 +398,64 @@ static void test_accept_round_robin(void **state)
 	echo_server_stop(&s);
 }
 
+/* Random lines (with bare CRs, NULs, CRLF or LF ends, some too long) sent
+ * in random pieces must come back exactly as a reference splitter says. */
+static void test_random_stream(void **state)
+{
+	struct net_service_settings set = {.max_line_length = 40};
+	struct echo_server s;
+	struct test_client c;
+	static const char alphabet[] = "abcxyz \t\r\0";
+	struct buf stream = BUF_INIT, expected = BUF_INIT;
+	unsigned seed = 12345;
+
+	echo_server_start(&s, &set, 1);
+	test_client_connect(&c, s.port, NULL);
+	test_client_expect(&c, "hello");
+	for (int i = 0; i < 300; i++) {
+		size_t len = (size_t)(rand_r(&seed) % 60);
+		uint8_t data[64];
+		for (size_t j = 0; j < len; j++)
+			data[j] = (uint8_t)alphabet[rand_r(&seed) %
+						    (sizeof(alphabet) - 1)];
+		bool crlf_end = rand_r(&seed) % 2 == 0;
+		buf_append(&stream, data, len);
+		buf_append_str(&stream, crlf_end ? "\r\n" : "\n");
+		/* The reference: a CR right before LF belongs to the end. */
+		size_t content = len + (crlf_end ? 1 : 0);
+		bool crlf = content > 0 &&
+			    (crlf_end || data[len - 1] == '\r');
+		if (crlf)
+			content--;
+		if (content > 40) {
+			buf_append_str(&expected, "TOOLONG\r\n");
+		} else {
+			buf_printf(&expected, "L%zu:%c:", content,
+				   crlf ? 'C' : 'N');
+			buf_append(&expected, data, content);
+			buf_append_str(&expected, "\r\n");
+		}
+	}
+	for (size_t off = 0; off < stream.len;) {
+		size_t n = MIN(stream.len - off,
+			       (size_t)(rand_r(&seed) % 100) + 1);
+		test_client_send_n(&c, stream.data + off, n);
+		off += n;
+	}
+	char *got = i_malloc(expected.len);
+	assert_int_equal(test_client_read_n(&c, got, expected.len), 0);
+	for (size_t i = 0; i < expected.len; i++) {
+		if (got[i] != (char)expected.data[i])
+			fail_msg("output differs at byte %zu", i);
+	}
+	free(got);
+	buf_free(&stream);
+	buf_free(&expected);
+	test_client_close(&c);
+	echo_stats_wait(&echo_stats.closes, 1);
+	echo_server_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_loop_post),
 		cmocka_unit_test(test_stream_with_write_ready),
 		cmocka_unit_test(test_accept_round_robin),
+		cmocka_unit_test(test_random_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
