@@ -313,11 +313,13 @@ struct completion_target net_loop_completion_target(struct net_loop *loop)
 
 void net_loop_hold(struct net_loop *loop)
 {
+	i_assert(net_loop_cur == loop || loop->run_state != NET_LOOP_RUNNING);
 	loop->holds++;
 }
 
 void net_loop_unhold(struct net_loop *loop)
 {
+	i_assert(net_loop_cur == loop || loop->run_state != NET_LOOP_RUNNING);
 	i_assert(loop->holds > 0);
 	loop->holds--;
 	if (loop->holds == 0)

@@ -310,6 +310,27 @@ static void test_tls_reload(void **state)
 	echo_server_stop(&s);
 }
 
+static void test_handshake_timeout(void **state)
+{
+	struct net_service_settings set = {
+		.implicit_tls = true,
+		.idle_timeout_ms = 200,
+	};
+	struct echo_server s;
+	struct test_client c;
+
+	set.tls = test_tls_ctx(tmpdir, "mail.example.org");
+	echo_server_start(&s, &set, 1);
+	tls_ctx_unref(&set.tls);
+	/* A client that never starts its handshake is dropped; the protocol
+	 * never hears of it. */
+	test_client_connect(&c, s.port, NULL);
+	test_client_expect_eof(&c);
+	test_client_close(&c);
+	echo_server_stop(&s);
+	assert_int_equal(echo_stats.connects, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_discards_injection),
 		cmocka_unit_test(test_starttls_unavailable),
 		cmocka_unit_test(test_tls_reload),
+		cmocka_unit_test(test_handshake_timeout),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
