@@ -19,7 +19,9 @@ struct pool;
  * fed (stored messages are CRLF); a line count is the number of LF bytes. */
 
 /* The envelope header values (RFC 3501 section 7.4.2) of a message: the
- * unfolded raw value of the first field of each name, NULL if absent. */
+ * raw value of the first field of each name, NULL if absent. Raw values
+ * keep their folds (CRLF + WSP) as Dovecot does, since the IMAP output
+ * depends on them; NUL bytes are turned into 0x80. */
 struct mime_envelope {
 	const char *date;
 	const char *subject;
@@ -60,9 +62,11 @@ struct mime_part {
 	uint64_t body_size;
 	uint64_t body_lines;
 
-	/* From the part's own header, raw unfolded values, NULL if absent.
-	 * content_type/subtype are NULL when there was no valid Content-Type;
-	 * the IMAP renderer applies the RFC 2045 defaults. */
+	/* From the part's own header, raw values (as for mime_envelope),
+	 * NULL if absent. Content-Type and Content-Disposition are parsed.
+	 * content_type/subtype are NULL when there was no Content-Type (the
+	 * IMAP renderer applies the RFC 2045 defaults), both "" when it was
+	 * present but invalid (as Dovecot shows it). */
 	const char *content_type;
 	const char *content_subtype;
 	struct mime_param *content_type_params;
