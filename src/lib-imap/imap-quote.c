@@ -76,8 +76,7 @@ void imap_append_nstring_nolf(struct buf *dest, const char *str)
 void imap_append_string_for_humans(struct buf *dest, const char *str)
 {
 	size_t i, size = strlen(str), remove_count = 0;
-	bool last_lwsp = true, modify = false;
-	unsigned int escapes = 0;
+	bool last_lwsp = true, modify = false, seen_text = false;
 
 	for (i = 0; i < size; i++) {
 		uint8_t c = (uint8_t)str[i];
@@ -95,19 +94,15 @@ void imap_append_string_for_humans(struct buf *dest, const char *str)
 			}
 			last_lwsp = true;
 			break;
-		case '"':
-		case '\\':
-			escapes++;
-			last_lwsp = false;
-			break;
 		default:
 			if (c >= 0x80)
 				modify = true;
 			last_lwsp = false;
+			seen_text = true;
 			break;
 		}
 	}
-	if (last_lwsp && size > 0) {
+	if (last_lwsp && seen_text) {
 		modify = true;
 		remove_count++;
 	}

@@ -180,11 +180,12 @@ static void parse_params(struct pool *pool, struct rfc822_parser *p,
 
 		total++;
 		if (star != NULL) {
-			const char *s = star + 1;
+			const char *s = star;
 			bool valid = true;
 
-			if (*s != '\0') {
-				for (; *s >= '0' && *s <= '9'; s++) {
+			/* name*, name*N or name*N* (RFC 2231 sections 3, 4) */
+			if (s[1] != '\0') {
+				for (s++; *s >= '0' && *s <= '9'; s++) {
 					if (piece.idx < 100000)
 						piece.idx = piece.idx * 10 + (unsigned int)(*s - '0');
 				}
