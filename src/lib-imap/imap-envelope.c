@@ -20,7 +20,10 @@ static void write_addresses(struct buf *dest,
 	buf_append_byte(dest, '(');
 	for (; addr != NULL; addr = addr->next) {
 		buf_append_byte(dest, '(');
-		imap_append_nstring_nolf(dest, addr->name);
+		if (addr->name == NULL)
+			buf_append_str(dest, "NIL");
+		else
+			imap_append_string_for_humans(dest, addr->name);
 		buf_append_byte(dest, ' ');
 		imap_append_nstring_nolf(dest, addr->route);
 		buf_append_byte(dest, ' ');
@@ -32,24 +35,12 @@ static void write_addresses(struct buf *dest,
 	buf_append_byte(dest, ')');
 }
 
-static struct message_address *parse_addr(struct pool *pool, const char *value)
-{
-	if (value == NULL)
-		return NULL;
-	return message_address_parse(pool, (const uint8_t *)value,
-				     strlen(value), 0);
-}
-
 void imap_envelope_write(struct buf *dest, const struct mime_envelope *env)
 {
-	struct message_address *from, *sender, *reply_to;
-	struct pool *pool;
-
 	if (env == NULL) {
 		buf_append_str(dest, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 		return;
 	}
-	pool = pool_create("imap envelope", 1024);
 	buf_append_byte(dest, '(');
 	imap_append_nstring_nolf(dest, env->date);
 	buf_append_byte(dest, ' ');
@@ -58,27 +49,23 @@ void imap_envelope_write(struct buf *dest, const struct mime_envelope *env)
 	else
 		imap_append_string_for_humans(dest, env->subject);
 	buf_append_byte(dest, ' ');
-	from = parse_addr(pool, env->from);
-	sender = parse_addr(pool, env->sender);
-	reply_to = parse_addr(pool, env->reply_to);
-	write_addresses(dest, from);
+	write_addresses(dest, env->from);
 	buf_append_byte(dest, ' ');
 	/* RFC 3501 section 7.4.2: sender and reply-to default to from */
-	write_addresses(dest, sender != NULL ? sender : from);
+	write_addresses(dest, env->sender != NULL ? env->sender : env->from);
 	buf_append_byte(dest, ' ');
-	write_addresses(dest, reply_to != NULL ? reply_to : from);
+	write_addresses(dest, env->reply_to != NULL ? env->reply_to : env->from);
 	buf_append_byte(dest, ' ');
-	write_addresses(dest, parse_addr(pool, env->to));
+	write_addresses(dest, env->to);
 	buf_append_byte(dest, ' ');
-	write_addresses(dest, parse_addr(pool, env->cc));
+	write_addresses(dest, env->cc);
 	buf_append_byte(dest, ' ');
-	write_addresses(dest, parse_addr(pool, env->bcc));
+	write_addresses(dest, env->bcc);
 	buf_append_byte(dest, ' ');
 	imap_append_nstring_nolf(dest, env->in_reply_to);
 	buf_append_byte(dest, ' ');
 	imap_append_nstring_nolf(dest, env->message_id);
 	buf_append_byte(dest, ')');
-	pool_destroy(&pool);
 }
 
 void imap_envelope_write_header(struct buf *dest, const uint8_t *header,

@@ -95,7 +95,7 @@ void imap_append_string_for_humans(struct buf *dest, const char *str)
 			last_lwsp = true;
 			break;
 		default:
-			if (c >= 0x80)
+			if (c >= 0x80 || c == '"' || c == '\\')
 				modify = true;
 			last_lwsp = false;
 			seen_text = true;

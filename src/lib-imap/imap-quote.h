@@ -20,7 +20,7 @@ void imap_append_nstring_nolf(struct buf *dest, const char *str);
 /* For text meant for people (ENVELOPE subject), as Dovecot does: runs of
  * whitespace (SP, TAB, CR, LF) become one space and leading/trailing
  * whitespace goes; when anything had to change, or the text has 8-bit
- * bytes, it is sent as a literal, otherwise quoted. */
+ * bytes, '"' or '\\', it is sent as a literal, otherwise quoted. */
 void imap_append_string_for_humans(struct buf *dest, const char *str);
 /* Always quoted (caller ensures no CR/LF/8-bit). */
 void imap_append_quoted(struct buf *dest, const char *str);

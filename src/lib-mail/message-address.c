@@ -83,17 +83,19 @@ static int parse_phrase(struct addr_ctx *ctx, struct buf *dest)
 	return skip(ctx);
 }
 
-/* dot-atom, allowing the empty atoms of obs-local-part */
+/* dot-atom, leniently as obs-local-part needs: empty atoms, leading and
+ * trailing dots ("a..b", ".a", "a.") */
 static int parse_dot_atom(struct addr_ctx *ctx, struct buf *dest)
 {
 	const uint8_t *start;
 	int ret;
 
-	if (ctx->p.data >= ctx->p.end || !rfc822_is_atext(*ctx->p.data))
+	if (ctx->p.data >= ctx->p.end || !is_atext_or_dot(*ctx->p.data))
 		return -1;
-	for (start = ctx->p.data++; ctx->p.data < ctx->p.end; ctx->p.data++) {
-		if (rfc822_is_atext(*ctx->p.data))
-			continue;
+	for (;;) {
+		start = ctx->p.data;
+		while (ctx->p.data < ctx->p.end && rfc822_is_atext(*ctx->p.data))
+			ctx->p.data++;
 		append_data(dest, start, ctx->p.data);
 		if ((ret = skip(ctx)) <= 0)
 			return ret;
@@ -103,10 +105,7 @@ static int parse_dot_atom(struct addr_ctx *ctx, struct buf *dest)
 		buf_append_byte(dest, '.');
 		if ((ret = skip(ctx)) <= 0)
 			return ret;
-		start = ctx->p.data;
 	}
-	append_data(dest, start, ctx->p.data);
-	return 0;
 }
 
 /* domain-literal = [CFWS] "[" *([FWS] dtext) [FWS] "]" [CFWS] */

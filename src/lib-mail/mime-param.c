@@ -96,24 +96,6 @@ static int piece_cmp(const void *a, const void *b)
 	return pa->order < pb->order ? -1 : (pa->order > pb->order);
 }
 
-static void append_percent_encoded(struct buf *dest, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		uint8_t c = (uint8_t)*s;
-
-		if (rfc822_is_mime_token_char(c) && c != '%' && c != '*' &&
-		    c != '\'' && c < 0x80) {
-			buf_append_byte(dest, c);
-		} else {
-			buf_append_byte(dest, '%');
-			buf_append_byte(dest, hex[c >> 4]);
-			buf_append_byte(dest, hex[c & 15]);
-		}
-	}
-}
-
 /* RFC 2231 section 3 and 4: "name*<n>[*]=value" pieces are merged into
  * one parameter; when any piece is extended the result is "name*" with the
  * value still encoded. Pieces with missing indexes are left as they are. */
@@ -149,12 +131,9 @@ static void rfc2231_merge(struct param_list *l, struct rfc2231_piece *pieces,
 		buf_reset(&str);
 		if (!pieces[i].extended && have_extended)
 			buf_append_str(&str, "''");
-		for (unsigned int k = i; k < j; k++) {
-			if (pieces[k].extended || !have_extended)
-				buf_append_str(&str, pieces[k].value);
-			else
-				append_percent_encoded(&str, pieces[k].value);
-		}
+		/* Dovecot appends plain pieces as they are, unescaped */
+		for (unsigned int k = i; k < j; k++)
+			buf_append_str(&str, pieces[k].value);
 		param_list_add(l, have_extended ?
 			       pool_printf(l->pool, "%s*", pieces[i].key) :
 			       pieces[i].key,

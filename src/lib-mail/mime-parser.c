@@ -7,9 +7,10 @@
 #include "mime-param.h"
 #include "mime-parser.h"
 
-/* Boundaries longer than RFC 2046 section 5.1.1 allows (70) are cut; lines
- * are still matched by prefix, so the cut is harmless. */
-#define BOUNDARY_MAX_LEN 70
+/* Boundaries longer than RFC 2046 section 5.1.1 allows (70) are cut at 80
+ * bytes as Dovecot cuts them; lines are matched by prefix, so the cut is
+ * mostly harmless ("--" right after the cut one closes it). */
+#define BOUNDARY_MAX_LEN 80
 /* Bytes of each line kept to recognise "--boundary--" and blank lines. */
 #define LINE_PREFIX_MAX (2 + BOUNDARY_MAX_LEN + 2 + 2)
 
@@ -142,30 +143,54 @@ static void set_first(const char **dest, struct pool *pool,
 		*dest = raw_value(pool, f);
 }
 
+/* Limit on the addresses kept per envelope field, over all its fields. */
+#define ENVELOPE_MAX_ADDRESSES 10000
+
+static void append_addresses(struct message_address **list, struct pool *pool,
+			     const struct message_header_field *f)
+{
+	struct message_address **tail = list;
+	unsigned int count = 0;
+
+	for (; *tail != NULL; tail = &(*tail)->next)
+		count++;
+	if (count >= ENVELOPE_MAX_ADDRESSES)
+		return;
+	*tail = message_address_parse(pool, f->value, f->value_len,
+				      ENVELOPE_MAX_ADDRESSES - count);
+}
+
 static void parse_envelope_field(struct mime_envelope *env, struct pool *pool,
 				 const struct message_header_field *f)
 {
 	static const struct {
 		const char *name;
 		size_t offset;
+		bool address;
 	} fields[] = {
-		{ "Date", offsetof(struct mime_envelope, date) },
-		{ "Subject", offsetof(struct mime_envelope, subject) },
-		{ "From", offsetof(struct mime_envelope, from) },
-		{ "Sender", offsetof(struct mime_envelope, sender) },
-		{ "Reply-To", offsetof(struct mime_envelope, reply_to) },
-		{ "To", offsetof(struct mime_envelope, to) },
-		{ "Cc", offsetof(struct mime_envelope, cc) },
-		{ "Bcc", offsetof(struct mime_envelope, bcc) },
-		{ "In-Reply-To", offsetof(struct mime_envelope, in_reply_to) },
-		{ "Message-ID", offsetof(struct mime_envelope, message_id) },
+		{ "Date", offsetof(struct mime_envelope, date), false },
+		{ "Subject", offsetof(struct mime_envelope, subject), false },
+		{ "From", offsetof(struct mime_envelope, from), true },
+		{ "Sender", offsetof(struct mime_envelope, sender), true },
+		{ "Reply-To", offsetof(struct mime_envelope, reply_to), true },
+		{ "To", offsetof(struct mime_envelope, to), true },
+		{ "Cc", offsetof(struct mime_envelope, cc), true },
+		{ "Bcc", offsetof(struct mime_envelope, bcc), true },
+		{ "In-Reply-To", offsetof(struct mime_envelope, in_reply_to), false },
+		{ "Message-ID", offsetof(struct mime_envelope, message_id), false },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
-		if (message_header_field_is(f, fields[i].name)) {
-			set_first((const char **)((char *)env + fields[i].offset),
-				  pool, f);
-			return;
-		}
+		void *field = (char *)env + fields[i].offset;
+
+		if (!message_header_field_is(f, fields[i].name))
+			continue;
+		/* as Dovecot: addresses of repeated fields add up, the
+		 * last of repeated text fields wins */
+		if (fields[i].address)
+			append_addresses(field, pool, f);
+		else
+			*(const char **)field = raw_value(pool, f);
+		return;
 	}
 }
 

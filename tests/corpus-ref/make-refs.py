@@ -8,6 +8,8 @@ starts a throwaway Dovecot on 127.0.0.1 (a free high port, a temporary
 Maildir, a passwd-file user), APPENDs every corpus message the way the store
 would hold it (mbox files split on "From " lines, bare LF turned into CRLF),
 FETCHes BODYSTRUCTURE, ENVELOPE and BODY, and writes one .ref per message.
+Besides the shared corpus it runs our own edge cases in extra-src/ (refs in
+extra/).
 
     tests/corpus-ref/make-refs.py [CORPUS_DIR]     (default ../shared/corpus)
 
@@ -81,6 +83,11 @@ def corpus_messages(corpus):
     for name in sorted(os.listdir(mdir)):
         with open(os.path.join(mdir, name), "rb") as f:
             res.append(("messages/" + name, to_crlf(f.read())))
+    # our own edge cases, kept beside this script
+    edir = os.path.join(HERE, "extra-src")
+    for name in sorted(os.listdir(edir)):
+        with open(os.path.join(edir, name), "rb") as f:
+            res.append(("extra/" + name, to_crlf(f.read())))
     bdir = os.path.join(corpus, "mbox")
     for name in sorted(os.listdir(bdir)):
         with open(os.path.join(bdir, name), "rb") as f:

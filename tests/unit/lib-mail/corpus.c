@@ -106,19 +106,15 @@ static void split_mbox(const char *file, const uint8_t *data, size_t size,
 	}
 }
 
-int corpus_load(const char *shared_dir, struct corpus_message **msgs_r,
-		unsigned int *count_r)
+int corpus_add_dir(const char *dir, const char *prefix,
+		   struct corpus_message **msgs, unsigned int *count)
 {
-	struct corpus_message *msgs = NULL;
-	unsigned int count = 0, n;
-	char *dir, **names;
 	struct stat st;
+	char **names;
+	unsigned int n;
 
-	dir = i_strdup_printf("%s/corpus/messages", shared_dir);
-	if (stat(dir, &st) < 0) {
-		i_free(dir);
+	if (stat(dir, &st) < 0)
 		return 0;
-	}
 	names = list_dir(dir, &n);
 	for (unsigned int i = 0; i < n; i++) {
 		char *path = i_strdup_printf("%s/%s", dir, names[i]);
@@ -126,8 +122,8 @@ int corpus_load(const char *shared_dir, struct corpus_message **msgs_r,
 		uint8_t *data = corpus_read_file(path, &size);
 
 		if (data != NULL) {
-			add_message(&msgs, &count,
-				    i_strdup_printf("messages/%s", names[i]),
+			add_message(msgs, count,
+				    i_strdup_printf("%s/%s", prefix, names[i]),
 				    data, size);
 			free(data);
 		}
@@ -135,6 +131,23 @@ int corpus_load(const char *shared_dir, struct corpus_message **msgs_r,
 		i_free(names[i]);
 	}
 	i_free(names);
+	return 1;
+}
+
+int corpus_load(const char *shared_dir, struct corpus_message **msgs_r,
+		unsigned int *count_r)
+{
+	struct corpus_message *msgs = NULL;
+	unsigned int count = 0, n;
+	char *dir, **names;
+
+	dir = i_strdup_printf("%s/corpus/messages", shared_dir);
+	if (corpus_add_dir(dir, "messages", &msgs, &count) == 0) {
+		i_free(dir);
+		*msgs_r = NULL;
+		*count_r = 0;
+		return 0;
+	}
 	i_free(dir);
 
 	dir = i_strdup_printf("%s/corpus/mbox", shared_dir);

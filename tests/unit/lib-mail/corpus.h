@@ -20,6 +20,10 @@ struct corpus_message {
 /* Returns 1 and the messages, or 0 when shared_dir/corpus is missing. */
 int corpus_load(const char *shared_dir, struct corpus_message **msgs_r,
 		unsigned int *count_r);
+/* Appends every file of dir as one message named "<prefix>/<file>"
+ * (LF made CRLF). Returns 0 when dir is missing. */
+int corpus_add_dir(const char *dir, const char *prefix,
+		   struct corpus_message **msgs, unsigned int *count);
 void corpus_free(struct corpus_message **msgs, unsigned int count);
 
 /* Reads a whole file; NULL if it cannot. */

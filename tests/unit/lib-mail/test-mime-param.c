@@ -78,10 +78,11 @@ static void test_rfc2231(void **state)
 		/* section 4: charset and language, kept encoded with name* */
 		{ "; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
 		  "title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A;" },
-		/* section 4.1: mixed pieces, out of order */
+		/* section 4.1: mixed pieces, out of order; as Dovecot, the
+		 * plain piece is appended unescaped */
 		{ "; title*2=\"isn't it!\"; title*1*=%2A%2A%2Afun%2A%2A%2A%20; "
 		  "title*0*=us-ascii'en'This%20is%20even%20more%20",
-		  "title*=us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A%2A%20isn%27t%20it!;" },
+		  "title*=us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A%2A%20isn't it!;" },
 		/* a plain first piece with extended ones after it */
 		{ "; t*0=a; t*1*=%41", "t*=''a%41;" },
 		/* missing index: pieces left as they are */
