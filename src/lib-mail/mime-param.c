@@ -269,8 +269,21 @@ int mime_disposition_parse(struct pool *pool, const char *value,
 	ret = rfc822_parse_mime_token(&p, &token);
 	*disposition_r = pool_strdup(pool, buf_cstr(&token));
 	buf_free(&token);
-	if (rfc822_skip_lwsp(&p) >= 0)
-		parse_params(pool, &p, params_r, params_count_r);
+	if (rfc822_skip_lwsp(&p) < 0)
+		return ret > 0 ? 1 : 0;
+	/* junk after the type ("quoted"; a=b): Dovecot still finds the
+	 * parameters after it */
+	while (!rfc822_at_end(&p) && *p.data != ';') {
+		if (*p.data == '"') {
+			struct buf skip = BUF_INIT;
+
+			(void)rfc822_parse_quoted_string(&p, &skip);
+			buf_free(&skip);
+		} else {
+			p.data++;
+		}
+	}
+	parse_params(pool, &p, params_r, params_count_r);
 	return ret > 0 ? 1 : 0;
 }
 

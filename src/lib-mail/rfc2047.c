@@ -99,6 +99,7 @@ int charset_to_utf8(const char *charset, const uint8_t *data, size_t size,
 {
 	char name[CHARSET_NAME_MAX + 1];
 	char outbuf[1024];
+	struct buf conv = BUF_INIT;
 	iconv_t cd;
 	char *in = (char *)data;
 	size_t inleft = size;
@@ -119,13 +120,13 @@ int charset_to_utf8(const char *charset, const uint8_t *data, size_t size,
 		size_t outleft = sizeof(outbuf);
 		size_t ret = iconv(cd, &in, &inleft, &out, &outleft);
 
-		buf_append(dest, outbuf, (size_t)(out - outbuf));
+		buf_append(&conv, outbuf, (size_t)(out - outbuf));
 		if (ret != (size_t)-1)
 			continue;
 		if (errno == E2BIG)
 			continue;
 		/* EILSEQ or EINVAL: skip one byte of input */
-		append_replacement(dest);
+		append_replacement(&conv);
 		in++;
 		inleft--;
 		(void)iconv(cd, NULL, NULL, NULL, NULL);
@@ -136,9 +137,13 @@ int charset_to_utf8(const char *charset, const uint8_t *data, size_t size,
 		size_t outleft = sizeof(outbuf);
 
 		(void)iconv(cd, NULL, NULL, &out, &outleft);
-		buf_append(dest, outbuf, (size_t)(out - outbuf));
+		buf_append(&conv, outbuf, (size_t)(out - outbuf));
 	}
 	iconv_close(cd);
+	/* glibc's UTF-8 decoder passes code points above U+10FFFF (e.g. for
+	 * "=utf-8", a name iconv normalises): validate what it made */
+	utf8_append_valid(dest, conv.data, conv.len);
+	buf_free(&conv);
 	return 0;
 }
 

@@ -24,6 +24,7 @@ README.md beside this script.
 """
 import imaplib
 import os
+import re
 import pwd
 import shutil
 import socket
@@ -176,6 +177,9 @@ def raw_fetch(imap, seq, item):
 
 
 def main():
+    # imaplib.append() rewrites bare CR and LF to CRLF; our messages are
+    # already in their stored form and must reach Dovecot byte for byte.
+    imaplib.MapCRLF = re.compile(br"(?!)")
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         ROOT, "..", "shared", "corpus")
     msgs = corpus_messages(corpus)

@@ -49,6 +49,11 @@ static void test_decode(void **state)
 			fail_msg("case %zu: '%s' gave '%s', want '%s'", i,
 				 cases[i].in, out, cases[i].out);
 	}
+	/* found by fuzzing: glibc iconv takes "=utf-8" and passes code
+	 * points above U+10FFFF; the output must still be valid UTF-8 */
+	const char *in = "=?=utf-8?b?9qWLrg==?=";
+	const char *out = rfc2047_decode(pool, (const uint8_t *)in, strlen(in));
+	assert_null(strchr(out, '\xf6'));
 	pool_destroy(&pool);
 }
 
