@@ -2,6 +2,12 @@
 #include "lib.h"
 #include "store-private.h"
 
+#ifdef STORE_HAVE_LIBIMAP
+#  include "pool.h"
+#  include "mime-parser.h"
+#  include "imap-bodystructure.h"
+#endif
+
 /* Stored messages have CRLF line ends (DESIGN.md "Messages on disk"):
  * APPEND and import turn a bare LF into CRLF; a CR already followed by LF
  * stays as it is. */
@@ -58,12 +64,25 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 		lines++;
 	body->lines = lines;
 
-	/* ENVELOPE and BODYSTRUCTURE come from lib-mail's parser once it is
-	 * part of the build; until then they are empty and IMAP computes
-	 * them itself. */
+#ifdef STORE_HAVE_LIBIMAP
+	/* Parsed once here, on the submitter's thread, so FETCH never
+	 * reparses and the writer thread does no parsing. */
+	struct pool *pool = pool_create("store parse", 4096);
+	struct mime_part *root = mime_parse(pool, body->data, body->size, NULL);
+	const char *envelope, *bodystructure, *imap_body;
+	imap_message_strings_from_tree(pool, root, &envelope, &bodystructure,
+				       &imap_body);
+	body->envelope = i_strdup(envelope == NULL ? "" : envelope);
+	body->bodystructure = i_strdup(bodystructure == NULL ? "" : bodystructure);
+	body->body = i_strdup(imap_body == NULL ? "" : imap_body);
+	pool_destroy(&pool);
+#else
+	/* Without lib-imap in the build the strings stay empty and IMAP
+	 * computes them itself. */
 	body->envelope = i_strdup("");
 	body->bodystructure = i_strdup("");
 	body->body = i_strdup("");
+#endif
 }
 
 void store_new_body_free(struct store_new_body *body)
