@@ -209,8 +209,9 @@ struct store {
 	struct store_watch_shared *watches[STORE_WATCH_BUCKETS];
 	unsigned watch_count;
 
-	/* Statistics (writer thread only), for the benchmark and tests. */
+	/* Statistics, under lock. */
 	uint64_t stat_batches, stat_txns;
+	unsigned stat_batch_max;
 };
 
 /* Error text for error_r: formatted into a per-thread buffer, valid until

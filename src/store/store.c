@@ -85,8 +85,6 @@ static void store_writer_run_batch(struct store *store,
 		be->after_commit(store, txns, count);
 		store_watch_dispatch(store, txns, count);
 	}
-	store->stat_batches++;
-	store->stat_txns += count;
 	for (unsigned i = 0; i < count; i++)
 		completion_post(&txns[i]->target, store_txn_complete, txns[i]);
 }
@@ -117,6 +115,10 @@ static void *store_writer_thread(void *arg)
 		store_writer_run_batch(store, batch, count);
 
 		pthread_mutex_lock(&store->lock);
+		store->stat_batches++;
+		store->stat_txns += count;
+		if (count > store->stat_batch_max)
+			store->stat_batch_max = count;
 	}
 	pthread_mutex_unlock(&store->lock);
 	free(batch);
@@ -217,6 +219,16 @@ void store_close(struct store **_store)
 	i_free(store->postmaster_account);
 	i_free(store->data_dir);
 	free(store);
+}
+
+void store_get_stats(struct store *store, struct store_stats *stats_r)
+{
+	pthread_mutex_lock(&store->lock);
+	stats_r->batches = store->stat_batches;
+	stats_r->txns = store->stat_txns;
+	stats_r->batch_max = store->stat_batch_max;
+	stats_r->queued = store->queue_len;
+	pthread_mutex_unlock(&store->lock);
 }
 
 unsigned store_schema_version(struct store *store)

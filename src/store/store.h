@@ -110,6 +110,15 @@ int store_open(const struct store_settings *set, struct store **store_r,
  * Every watch must have been destroyed first. Blocking. NULL is allowed. */
 void store_close(struct store **store);
 
+/* Writer statistics since open, for metrics and the benchmark. */
+struct store_stats {
+	uint64_t batches;   /* commits (one sync each) */
+	uint64_t txns;      /* transactions committed or failed */
+	unsigned batch_max; /* largest batch so far */
+	unsigned queued;    /* transactions waiting now */
+};
+void store_get_stats(struct store *store, struct store_stats *stats_r);
+
 /* Schema version of this build and of the open store. */
 #define STORE_SCHEMA_VERSION 1
 unsigned store_schema_version(struct store *store);
