@@ -1148,7 +1148,7 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 	res->rcpt_errors = errs;
 	res->count = op->rcpt_count;
 
-	int64_t body_id = 0, refs = 0;
+	int64_t body_id = 0, refs = 0, initial_refs = 0;
 	enum store_error first_err = STORE_OK;
 	for (unsigned i = 0; i < op->rcpt_count; i++) {
 		const struct store_delivery_rcpt *rcpt = &op->rcpts[i];
@@ -1187,8 +1187,13 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 				first_err = errs[i];
 			continue;
 		}
-		if (body_id == 0 && !w_body_insert(w, &op->body, 0, &body_id))
-			return false;
+		if (body_id == 0) {
+			/* Counted as if every remaining recipient gets it;
+			 * corrected below only when some did not. */
+			initial_refs = op->rcpt_count - i;
+			if (!w_body_insert(w, &op->body, initial_refs, &body_id))
+				return false;
+		}
 		struct wmsg m = {
 			.body_id = body_id,
 			.flags = rcpt->flags & STORE_FLAGS_ALL,
@@ -1211,7 +1216,7 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 			      "no recipient could receive the message: %s",
 			      first_err == STORE_OK ? "no recipients"
 						    : store_error_str(first_err));
-	return w_body_ref(w, body_id, refs);
+	return refs == initial_refs || w_body_ref(w, body_id, refs - initial_refs);
 }
 
 static bool w_append(struct wctx *w, struct store_op *op)
@@ -1464,6 +1469,19 @@ static bool w_expunge(struct wctx *w, struct store_op *op)
 
 /* ------------------------------------------------------------------ */
 
+/* Runs a cached statement outside the transaction's error handling (the
+ * savepoint bracket). 0 or -(SQLite result code). */
+static int w_exec(struct wctx *w, const char *sql)
+{
+	const char *error;
+	sqlite3_stmt *stmt = sqlite_conn_stmt(w->conn, sql, &error);
+	if (stmt == NULL)
+		return -SQLITE_ERROR;
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -rc;
+}
+
 static bool w_apply_op(struct wctx *w, struct store_op *op)
 {
 	switch (op->type) {
@@ -1499,14 +1517,14 @@ void sqlite_store_txn_apply(struct store *store, struct store_txn *txn)
 		.conn = ss->writer,
 		.txn = txn,
 	};
-	const char *error;
 	if (ss->batch_broken) {
 		store_txn_fail(txn, STORE_ERR_TEMP, "batch rolled back");
 		return;
 	}
-	int rc = sqlite_conn_exec(ss->writer, "SAVEPOINT txn", &error);
+	int rc = w_exec(&w, "SAVEPOINT txn");
 	if (rc < 0) {
-		store_txn_fail(txn, sqlite_store_error(-rc), "%s", error);
+		store_txn_fail(txn, sqlite_store_error(-rc), "%s",
+			       sqlite_conn_errmsg(ss->writer, -rc));
 		return;
 	}
 	unsigned unlink_mark = ss->unlink_count;
@@ -1523,16 +1541,18 @@ void sqlite_store_txn_apply(struct store *store, struct store_txn *txn)
 	pool_destroy(&w.scratch);
 
 	if (txn->error == STORE_OK) {
-		if (sqlite_conn_exec(ss->writer, "RELEASE txn", &error) < 0) {
+		rc = w_exec(&w, "RELEASE txn");
+		if (rc < 0) {
 			ss->batch_broken = true;
-			store_txn_fail(txn, STORE_ERR_TEMP, "%s", error);
+			store_txn_fail(txn, STORE_ERR_TEMP, "%s",
+				       sqlite_conn_errmsg(ss->writer, -rc));
 		}
 		return;
 	}
 	if (sqlite3_get_autocommit(ss->writer->db)) {
 		ss->batch_broken = true;
-	} else if (sqlite_conn_exec(ss->writer, "ROLLBACK TO txn", &error) < 0 ||
-		   sqlite_conn_exec(ss->writer, "RELEASE txn", &error) < 0) {
+	} else if (w_exec(&w, "ROLLBACK TO txn") < 0 ||
+		   w_exec(&w, "RELEASE txn") < 0) {
 		ss->batch_broken = true;
 	}
 	while (ss->unlink_count > unlink_mark)

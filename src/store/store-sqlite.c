@@ -378,11 +378,96 @@ static void sqlite_bodies_sweep(struct sqlite_store *ss)
 	closedir(dir);
 }
 
+/* WAL size (pages) that wakes the checkpointer: SQLite's own default. */
+#define SQLITE_CHECKPOINT_PAGES 1000
+
+static int sqlite_wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	struct sqlite_store *ss = ctx;
+	if (pages >= SQLITE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&ss->checkpoint_lock);
+		if (!ss->checkpoint_wanted) {
+			ss->checkpoint_wanted = true;
+			pthread_cond_signal(&ss->checkpoint_cond);
+		}
+		pthread_mutex_unlock(&ss->checkpoint_lock);
+	}
+	return SQLITE_OK;
+}
+
+static void *sqlite_checkpoint_thread(void *arg)
+{
+	struct sqlite_store *ss = arg;
+	pthread_mutex_lock(&ss->checkpoint_lock);
+	for (;;) {
+		while (!ss->checkpoint_wanted && !ss->checkpoint_stopping)
+			pthread_cond_wait(&ss->checkpoint_cond,
+					  &ss->checkpoint_lock);
+		if (ss->checkpoint_stopping)
+			break;
+		ss->checkpoint_wanted = false;
+		pthread_mutex_unlock(&ss->checkpoint_lock);
+
+		/* PASSIVE: copies what no reader still needs, never waits
+		 * for readers or the writer. */
+		int log_pages, done_pages;
+		int rc = sqlite3_wal_checkpoint_v2(ss->checkpointer->db, NULL,
+						   SQLITE_CHECKPOINT_PASSIVE,
+						   &log_pages, &done_pages);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+			char quoted[256];
+			log_warn(NULL, "store_checkpoint_failed", "error=%s",
+				 log_quote(quoted, sizeof(quoted),
+					   sqlite3_errmsg(ss->checkpointer->db)));
+		}
+
+		pthread_mutex_lock(&ss->checkpoint_lock);
+		ss->checkpoints++;
+	}
+	pthread_mutex_unlock(&ss->checkpoint_lock);
+	return NULL;
+}
+
+static int sqlite_checkpointer_start(struct sqlite_store *ss,
+				     const char **error_r)
+{
+	if (sqlite_conn_open(ss, false, &ss->checkpointer, error_r) < 0)
+		return -1;
+	if (sqlite_conn_exec(ss->checkpointer, "PRAGMA query_only=0",
+			     error_r) < 0 ||
+	    sqlite_conn_exec(ss->writer, "PRAGMA wal_autocheckpoint=0",
+			     error_r) < 0)
+		return -1;
+	if (pthread_create(&ss->checkpoint_thread, NULL,
+			   sqlite_checkpoint_thread, ss) != 0) {
+		*error_r = "cannot start the checkpoint thread";
+		return -1;
+	}
+	ss->checkpoint_started = true;
+	sqlite3_wal_hook(ss->writer->db, sqlite_wal_hook, ss);
+	return 0;
+}
+
+static void sqlite_checkpointer_stop(struct sqlite_store *ss)
+{
+	if (ss->checkpoint_started) {
+		pthread_mutex_lock(&ss->checkpoint_lock);
+		ss->checkpoint_stopping = true;
+		pthread_cond_signal(&ss->checkpoint_cond);
+		pthread_mutex_unlock(&ss->checkpoint_lock);
+		pthread_join(ss->checkpoint_thread, NULL);
+		ss->checkpoint_started = false;
+	}
+	sqlite_conn_close(&ss->checkpointer);
+}
+
 static int sqlite_store_open(struct store *store, const char **error_r)
 {
 	struct sqlite_store *ss = i_new(struct sqlite_store, 1);
 	store->backend_ctx = ss;
 	pthread_mutex_init(&ss->readers_lock, NULL);
+	pthread_mutex_init(&ss->checkpoint_lock, NULL);
+	pthread_cond_init(&ss->checkpoint_cond, NULL);
 	ss->db_path = i_strdup_printf("%s/%s", store->data_dir, SQLITE_DB_FILE);
 	ss->bodies_dir =
 		i_strdup_printf("%s/%s", store->data_dir, SQLITE_BODIES_DIR);
@@ -396,6 +481,8 @@ static int sqlite_store_open(struct store *store, const char **error_r)
 	if (sqlite_schema_init(ss, error_r) < 0)
 		return -1;
 	sqlite_bodies_sweep(ss);
+	if (sqlite_checkpointer_start(ss, error_r) < 0)
+		return -1;
 	return 0;
 }
 
@@ -404,6 +491,9 @@ static void sqlite_store_close(struct store *store)
 	struct sqlite_store *ss = sqlite_store_get(store);
 	if (ss == NULL)
 		return;
+	sqlite_checkpointer_stop(ss);
+	if (ss->writer != NULL)
+		sqlite3_wal_hook(ss->writer->db, NULL, NULL);
 	while (ss->readers != NULL) {
 		struct sqlite_conn *conn = ss->readers;
 		ss->readers = conn->next;
@@ -411,6 +501,8 @@ static void sqlite_store_close(struct store *store)
 	}
 	sqlite_conn_close(&ss->writer);
 	pthread_mutex_destroy(&ss->readers_lock);
+	pthread_mutex_destroy(&ss->checkpoint_lock);
+	pthread_cond_destroy(&ss->checkpoint_cond);
 	for (unsigned i = 0; i < ss->unlink_count; i++)
 		i_free(ss->unlink_paths[i]);
 	free(ss->unlink_paths);

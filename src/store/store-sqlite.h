@@ -28,6 +28,16 @@ struct sqlite_store {
 	struct sqlite_conn *writer;
 	unsigned schema_version;
 
+	/* Checkpoints run on their own thread and connection, so the writer
+	 * never copies the WAL back into the database on a commit's path. */
+	struct sqlite_conn *checkpointer;
+	pthread_t checkpoint_thread;
+	bool checkpoint_started;
+	pthread_mutex_t checkpoint_lock;
+	pthread_cond_t checkpoint_cond;
+	bool checkpoint_wanted, checkpoint_stopping;
+	uint64_t checkpoints; /* completed, for tests */
+
 	pthread_mutex_t readers_lock;
 	struct sqlite_conn *readers; /* idle read connections */
 
