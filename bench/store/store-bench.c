@@ -57,18 +57,19 @@ static void *bench_writer(void *arg)
 		} while (!atomic_compare_exchange_weak(&b->remaining, &left,
 						       left - 1));
 		buf_reset(&msg);
-		buf_printf(&msg,
-			   "From: bench@example.org\r\nTo: user@bench.test\r\n"
-			   "Subject: bench %u/%u\r\nMessage-ID: <%u.%u@bench>\r\n"
-			   "\r\n",
-			   w->index, n, w->index, n);
+		buf_printf(
+		    &msg,
+		    "From: bench@example.org\r\nTo: user@bench.test\r\n"
+		    "Subject: bench %u/%u\r\nMessage-ID: <%u.%u@bench>\r\n"
+		    "\r\n",
+		    w->index, n, w->index, n);
 		buf_append(&msg, filler.data, filler.len);
 		while (msg.len + 2 < b->size)
 			buf_append_byte(&msg, 'z');
 		buf_append(&msg, "\r\n", 2);
 		struct store_delivery_rcpt rcpt = {
-			.account_id =
-				b->accounts[(w->index + n) % b->account_count],
+		    .account_id =
+			b->accounts[(w->index + n) % b->account_count],
 		};
 		struct store_txn *txn = store_txn_create(b->store);
 		store_txn_deliver(txn, msg.data, msg.len, time(NULL), &rcpt, 1,
@@ -110,8 +111,8 @@ static void bench_run(const char *base, unsigned writers, unsigned batch,
 	const char *error;
 	if (store_open(&set, &store, &error) < 0)
 		i_fatal("store_open: %s", error);
-	struct bench b = {.store = store, .size = size,
-			  .account_count = accounts};
+	struct bench b = {
+	    .store = store, .size = size, .account_count = accounts};
 	b.accounts = i_new(int64_t, accounts);
 	if (store_domain_add(store, "bench.test", &error) != STORE_OK)
 		i_fatal("domain: %s", error);
@@ -132,7 +133,8 @@ static void bench_run(const char *base, unsigned writers, unsigned batch,
 	for (unsigned i = 0; i < writers; i++) {
 		ws[i].bench = &b;
 		ws[i].index = i;
-		if (pthread_create(&ws[i].thread, NULL, bench_writer, &ws[i]) != 0)
+		if (pthread_create(&ws[i].thread, NULL, bench_writer, &ws[i]) !=
+		    0)
 			i_fatal("pthread_create");
 	}
 	for (unsigned i = 0; i < writers; i++)
@@ -141,12 +143,11 @@ static void bench_run(const char *base, unsigned writers, unsigned batch,
 	store_get_stats(store, &after);
 
 	uint64_t commits = after.batches - before.batches;
-	printf("%7u %9u %9u %12.0f %9llu %10.1f %8u\n", writers, batch,
-	       messages, messages * 1e6 / (double)usecs,
-	       (unsigned long long)commits,
-	       commits == 0 ? 0.0
-			    : (double)(after.txns - before.txns) / commits,
-	       atomic_load(&b.failures));
+	printf(
+	    "%7u %9u %9u %12.0f %9llu %10.1f %8u\n", writers, batch, messages,
+	    messages * 1e6 / (double)usecs, (unsigned long long)commits,
+	    commits == 0 ? 0.0 : (double)(after.txns - before.txns) / commits,
+	    atomic_load(&b.failures));
 	fflush(stdout);
 	store_close(&store);
 	free(ws);

@@ -3,9 +3,9 @@
 #include "store-private.h"
 
 #ifdef STORE_HAVE_LIBIMAP
-#  include "pool.h"
-#  include "mime-parser.h"
-#  include "imap-bodystructure.h"
+#include "pool.h"
+#include "mime-parser.h"
+#include "imap-bodystructure.h"
 #endif
 
 /* Stored messages have CRLF line ends (DESIGN.md "Messages on disk"):
@@ -73,7 +73,8 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 	imap_message_strings_from_tree(pool, root, &envelope, &bodystructure,
 				       &imap_body);
 	body->envelope = i_strdup(envelope == NULL ? "" : envelope);
-	body->bodystructure = i_strdup(bodystructure == NULL ? "" : bodystructure);
+	body->bodystructure =
+	    i_strdup(bodystructure == NULL ? "" : bodystructure);
 	body->body = i_strdup(imap_body == NULL ? "" : imap_body);
 	pool_destroy(&pool);
 #else

@@ -75,7 +75,7 @@ struct store_txn_change {
 
 struct store_txn {
 	struct store *store;
-	struct pool *pool;        /* arguments */
+	struct pool *pool;	  /* arguments */
 	struct pool *result_pool; /* results and changes; cleared on rollback */
 	struct store_op *ops;
 	unsigned op_count, op_alloc;
@@ -127,7 +127,8 @@ struct store_backend {
 			      struct store_account **account_r,
 			      const char **error_r);
 	int (*account_list)(struct store *store, const char *domain,
-			    struct pool *pool, struct store_account **accounts_r,
+			    struct pool *pool,
+			    struct store_account **accounts_r,
 			    unsigned *count_r, const char **error_r);
 	int (*domain_list)(struct store *store, struct pool *pool,
 			   const char *const **domains_r, unsigned *count_r,
@@ -159,9 +160,11 @@ struct store_backend {
 	int (*mailbox_status)(struct store *store, int64_t mailbox_id,
 			      struct store_mailbox_status *status_r,
 			      const char **error_r);
-	struct store_message_iter *(*message_iter_init)(
-		struct store *store, int64_t mailbox_id, uint32_t uid_first,
-		uint32_t uid_last, uint64_t changedsince);
+	struct store_message_iter *(*message_iter_init)(struct store *store,
+							int64_t mailbox_id,
+							uint32_t uid_first,
+							uint32_t uid_last,
+							uint64_t changedsince);
 	int (*message_iter_next)(struct store_message_iter *iter,
 				 struct store_message *msg_r);
 	int (*message_iter_deinit)(struct store_message_iter *iter,

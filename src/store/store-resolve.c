@@ -88,15 +88,15 @@ static int store_resolve_alias(struct store_resolve_ctx *ctx,
 
 	for (unsigned i = 0; i < ctx->depth; i++) {
 		if (strcmp(ctx->path[i], source) == 0) {
-			ctx->error = pool_printf(ctx->pool, "alias loop at %s",
-						 source);
+			ctx->error =
+			    pool_printf(ctx->pool, "alias loop at %s", source);
 			return -1;
 		}
 	}
 	if (ctx->depth >= ctx->store->alias_depth_max ||
 	    ctx->depth >= N_ELEMENTS(ctx->path)) {
-		ctx->error = pool_printf(ctx->pool,
-					 "alias nesting too deep at %s", source);
+		ctx->error = pool_printf(
+		    ctx->pool, "alias nesting too deep at %s", source);
 		return -1;
 	}
 	ctx->path[ctx->depth++] = source;
@@ -171,18 +171,19 @@ static int store_resolve_address(struct store_resolve_ctx *ctx,
 		return ret;
 
 	const char *sep = store->subaddress_separator == '\0'
-				  ? NULL
-				  : strchr(local, store->subaddress_separator);
+			      ? NULL
+			      : strchr(local, store->subaddress_separator);
 	if (sep != NULL && sep != local) {
-		const char *base = pool_printf(ctx->pool, "%.*s@%s",
-					       (int)(sep - local), local, domain);
+		const char *base = pool_printf(
+		    ctx->pool, "%.*s@%s", (int)(sep - local), local, domain);
 		ret = store_resolve_exact(ctx, base);
 		if (ret != 0)
 			return ret;
 	}
 
 	/* RFC 5321 4.5.1: postmaster@ every domain must be deliverable. */
-	if (strcmp(local, "postmaster") == 0 && store->postmaster_account != NULL &&
+	if (strcmp(local, "postmaster") == 0 &&
+	    store->postmaster_account != NULL &&
 	    strcmp(norm, store->postmaster_account) != 0) {
 		ret = store_resolve_exact(ctx, store->postmaster_account);
 		if (ret != 0)
@@ -198,9 +199,8 @@ static int store_resolve_address(struct store_resolve_ctx *ctx,
 	return ctx->depth == 0 ? 0 : 1;
 }
 
-int store_resolve(struct store *store, const char *address,
-		  struct pool *pool, struct store_resolution *res_r,
-		  const char **error_r)
+int store_resolve(struct store *store, const char *address, struct pool *pool,
+		  struct store_resolution *res_r, const char **error_r)
 {
 	struct store_resolve_ctx ctx = {.store = store, .pool = pool};
 	memset(res_r, 0, sizeof(*res_r));

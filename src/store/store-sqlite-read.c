@@ -21,8 +21,8 @@ static void *sqlite_rows_add(struct sqlite_rows *rows)
 {
 	if (rows->count == rows->alloc) {
 		rows->alloc = rows->alloc == 0 ? 16 : rows->alloc * 2;
-		rows->items = i_realloc(rows->items,
-					i_size_mul(rows->alloc, rows->item_size));
+		rows->items = i_realloc(
+		    rows->items, i_size_mul(rows->alloc, rows->item_size));
 	}
 	void *item = (char *)rows->items + rows->count * rows->item_size;
 	rows->count++;
@@ -34,9 +34,9 @@ static void *sqlite_rows_finish(struct sqlite_rows *rows, struct pool *pool,
 				unsigned *count_r)
 {
 	void *ret = rows->count == 0
-			    ? pool_alloc(pool, rows->item_size)
-			    : pool_memdup(pool, rows->items,
-					  i_size_mul(rows->count, rows->item_size));
+			? pool_alloc(pool, rows->item_size)
+			: pool_memdup(pool, rows->items,
+				      i_size_mul(rows->count, rows->item_size));
 	*count_r = rows->count;
 	free(rows->items);
 	rows->items = NULL;
@@ -57,9 +57,9 @@ static int sqlite_step(struct sqlite_conn *conn, sqlite3_stmt *stmt,
 /* ------------------------------------------------------------------ */
 /* Accounts, domains, aliases */
 
-#define ACCOUNT_COLS                                                          \
-	"id, address, password_hash, scram_salt, scram_iterations, "          \
-	"scram_stored_key, scram_server_key, credentials_serial, "            \
+#define ACCOUNT_COLS                                                           \
+	"id, address, password_hash, scram_salt, scram_iterations, "           \
+	"scram_stored_key, scram_server_key, credentials_serial, "             \
 	"quota_bytes, quota_messages, used_bytes, used_messages, disabled"
 
 static void sqlite_account_row(struct pool *pool, sqlite3_stmt *stmt,
@@ -93,15 +93,14 @@ int sqlite_store_account_lookup(struct store *store, const char *address,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt =
-		norm != NULL
-			? sqlite_conn_stmt(conn,
-					   "SELECT " ACCOUNT_COLS
-					   " FROM account WHERE address=?1",
-					   error_r)
-			: sqlite_conn_stmt(conn,
-					   "SELECT " ACCOUNT_COLS
-					   " FROM account WHERE id=?2",
-					   error_r);
+	    norm != NULL ? sqlite_conn_stmt(conn,
+					    "SELECT " ACCOUNT_COLS
+					    " FROM account WHERE address=?1",
+					    error_r)
+			 : sqlite_conn_stmt(conn,
+					    "SELECT " ACCOUNT_COLS
+					    " FROM account WHERE id=?2",
+					    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
 		if (norm != NULL)
@@ -131,20 +130,21 @@ int sqlite_store_account_list(struct store *store, const char *domain,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt =
-		domain != NULL
-			? sqlite_conn_stmt(conn,
-					   "SELECT " ACCOUNT_COLS
-					   " FROM account WHERE domain_id=("
-					   "SELECT id FROM domain WHERE "
-					   "name=lower(?1)) ORDER BY address",
-					   error_r)
-			: sqlite_conn_stmt(conn,
-					   "SELECT " ACCOUNT_COLS
-					   " FROM account ORDER BY address",
-					   error_r);
+	    domain != NULL
+		? sqlite_conn_stmt(conn,
+				   "SELECT " ACCOUNT_COLS
+				   " FROM account WHERE domain_id=("
+				   "SELECT id FROM domain WHERE "
+				   "name=lower(?1)) ORDER BY address",
+				   error_r)
+		: sqlite_conn_stmt(conn,
+				   "SELECT " ACCOUNT_COLS
+				   " FROM account ORDER BY address",
+				   error_r);
 	int ret = -1;
 	if (stmt != NULL) {
-		struct sqlite_rows rows = {.item_size = sizeof(struct store_account)};
+		struct sqlite_rows rows = {.item_size =
+					       sizeof(struct store_account)};
 		if (domain != NULL)
 			sqlite3_bind_text(stmt, 1, domain, -1, SQLITE_STATIC);
 		int rc;
@@ -228,7 +228,8 @@ static int sqlite_exists(struct store *store, const char *sql,
 int sqlite_store_domain_exists(struct store *store, const char *domain,
 			       const char **error_r)
 {
-	return sqlite_exists(store, "SELECT id FROM domain WHERE name=lower(?1)",
+	return sqlite_exists(store,
+			     "SELECT id FROM domain WHERE name=lower(?1)",
 			     domain, NULL, error_r);
 }
 
@@ -248,20 +249,21 @@ int sqlite_store_alias_list(struct store *store, const char *domain,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt =
-		domain != NULL
-			? sqlite_conn_stmt(conn,
-					   "SELECT source, target FROM alias "
-					   "WHERE domain_id=(SELECT id FROM "
-					   "domain WHERE name=lower(?1)) "
-					   "ORDER BY source, target",
-					   error_r)
-			: sqlite_conn_stmt(conn,
-					   "SELECT source, target FROM alias "
-					   "ORDER BY source, target",
-					   error_r);
+	    domain != NULL
+		? sqlite_conn_stmt(conn,
+				   "SELECT source, target FROM alias "
+				   "WHERE domain_id=(SELECT id FROM "
+				   "domain WHERE name=lower(?1)) "
+				   "ORDER BY source, target",
+				   error_r)
+		: sqlite_conn_stmt(conn,
+				   "SELECT source, target FROM alias "
+				   "ORDER BY source, target",
+				   error_r);
 	int ret = -1;
 	if (stmt != NULL) {
-		struct sqlite_rows rows = {.item_size = sizeof(struct store_alias)};
+		struct sqlite_rows rows = {.item_size =
+					       sizeof(struct store_alias)};
 		if (domain != NULL)
 			sqlite3_bind_text(stmt, 1, domain, -1, SQLITE_STATIC);
 		int rc;
@@ -279,14 +281,14 @@ int sqlite_store_alias_list(struct store *store, const char *domain,
 }
 
 int sqlite_store_alias_targets(struct store *store, const char *source,
-			       struct pool *pool,
-			       const char *const **targets_r,
+			       struct pool *pool, const char *const **targets_r,
 			       unsigned *count_r, const char **error_r)
 {
-	int ret = sqlite_text_list(store,
-				   "SELECT target FROM alias WHERE "
-				   "source=lower(?1) ORDER BY target",
-				   source, 0, pool, targets_r, count_r, error_r);
+	int ret =
+	    sqlite_text_list(store,
+			     "SELECT target FROM alias WHERE "
+			     "source=lower(?1) ORDER BY target",
+			     source, 0, pool, targets_r, count_r, error_r);
 	if (ret < 0)
 		return -1;
 	return *count_r > 0 ? 1 : 0;
@@ -297,11 +299,11 @@ int sqlite_store_alias_targets(struct store *store, const char *source,
 
 /* Children of "a" are the names in ["a/", "a0"): '0' follows '/'. */
 #define MAILBOX_COLS                                                           \
-	"m.id, m.account_id, m.name, m.special_use, m.uidvalidity, "          \
-	"m.uidnext, m.highestmodseq, "                                        \
-	"EXISTS(SELECT 1 FROM subscription s WHERE "                          \
-	"s.account_id=m.account_id AND s.name=m.name), "                      \
-	"EXISTS(SELECT 1 FROM mailbox c WHERE c.account_id=m.account_id "     \
+	"m.id, m.account_id, m.name, m.special_use, m.uidvalidity, "           \
+	"m.uidnext, m.highestmodseq, "                                         \
+	"EXISTS(SELECT 1 FROM subscription s WHERE "                           \
+	"s.account_id=m.account_id AND s.name=m.name), "                       \
+	"EXISTS(SELECT 1 FROM mailbox c WHERE c.account_id=m.account_id "      \
 	"AND c.name>=m.name||'/' AND c.name<m.name||'0')"
 
 static void sqlite_mailbox_row(struct pool *pool, sqlite3_stmt *stmt,
@@ -327,13 +329,14 @@ int sqlite_store_mailbox_list(struct store *store, int64_t account_id,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt = sqlite_conn_stmt(
-		conn,
-		"SELECT " MAILBOX_COLS " FROM mailbox m WHERE m.account_id=?1 "
-		"ORDER BY m.name<>'INBOX', m.name",
-		error_r);
+	    conn,
+	    "SELECT " MAILBOX_COLS " FROM mailbox m WHERE m.account_id=?1 "
+	    "ORDER BY m.name<>'INBOX', m.name",
+	    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
-		struct sqlite_rows rows = {.item_size = sizeof(struct store_mailbox)};
+		struct sqlite_rows rows = {.item_size =
+					       sizeof(struct store_mailbox)};
 		sqlite3_bind_int64(stmt, 1, account_id);
 		int rc;
 		while ((rc = sqlite_step(conn, stmt, error_r)) == SQLITE_ROW)
@@ -356,23 +359,22 @@ int sqlite_store_mailbox_lookup(struct store *store, int64_t account_id,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt =
-		name != NULL
-			? sqlite_conn_stmt(conn,
-					   "SELECT " MAILBOX_COLS
-					   " FROM mailbox m WHERE "
-					   "m.account_id=?1 AND m.name=?2",
-					   error_r)
-			: sqlite_conn_stmt(conn,
-					   "SELECT " MAILBOX_COLS
-					   " FROM mailbox m WHERE m.id=?3",
-					   error_r);
+	    name != NULL ? sqlite_conn_stmt(conn,
+					    "SELECT " MAILBOX_COLS
+					    " FROM mailbox m WHERE "
+					    "m.account_id=?1 AND m.name=?2",
+					    error_r)
+			 : sqlite_conn_stmt(conn,
+					    "SELECT " MAILBOX_COLS
+					    " FROM mailbox m WHERE m.id=?3",
+					    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
 		if (name != NULL) {
 			sqlite3_bind_int64(stmt, 1, account_id);
-			sqlite3_bind_text(stmt, 2,
-					  store_mailbox_name_canonical(pool, name),
-					  -1, SQLITE_STATIC);
+			sqlite3_bind_text(
+			    stmt, 2, store_mailbox_name_canonical(pool, name),
+			    -1, SQLITE_STATIC);
 		} else {
 			sqlite3_bind_int64(stmt, 3, mailbox_id);
 		}
@@ -415,10 +417,10 @@ int sqlite_store_mailbox_status(struct store *store, int64_t mailbox_id,
 	if (sqlite_conn_exec(conn, "BEGIN", error_r) < 0)
 		goto out;
 	sqlite3_stmt *stmt = sqlite_conn_stmt(
-		conn,
-		"SELECT messages, unseen, size, uidvalidity, uidnext, "
-		"highestmodseq, first_recent_uid FROM mailbox WHERE id=?1",
-		error_r);
+	    conn,
+	    "SELECT messages, unseen, size, uidvalidity, uidnext, "
+	    "highestmodseq, first_recent_uid FROM mailbox WHERE id=?1",
+	    error_r);
 	if (stmt == NULL)
 		goto out;
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -463,7 +465,8 @@ int sqlite_store_mailbox_status(struct store *store, int64_t mailbox_id,
 		if (rc < 0)
 			goto out;
 		if (rc == SQLITE_ROW)
-			status_r->first_unseen_uid = sqlite3_column_int64(stmt, 0);
+			status_r->first_unseen_uid =
+			    sqlite3_column_int64(stmt, 0);
 		sqlite3_reset(stmt);
 	}
 	ret = 1;
@@ -483,10 +486,11 @@ struct store_message_iter {
 	bool failed, done;
 };
 
-struct store_message_iter *
-sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
-			       uint32_t uid_first, uint32_t uid_last,
-			       uint64_t changedsince)
+struct store_message_iter *sqlite_store_message_iter_init(struct store *store,
+							  int64_t mailbox_id,
+							  uint32_t uid_first,
+							  uint32_t uid_last,
+							  uint64_t changedsince)
 {
 	struct store_message_iter *iter = i_new(struct store_message_iter, 1);
 	const char *error;
@@ -494,12 +498,12 @@ sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
 	iter->conn = sqlite_reader_get(store, &error);
 	if (iter->conn != NULL) {
 		iter->stmt = sqlite_conn_stmt(
-			iter->conn,
-			"SELECT uid, flags, keywords, modseq, size, "
-			"internaldate, body_id FROM message WHERE "
-			"mailbox_id=?1 AND uid>=?2 AND uid<=?3 AND modseq>?4 "
-			"ORDER BY uid",
-			&error);
+		    iter->conn,
+		    "SELECT uid, flags, keywords, modseq, size, "
+		    "internaldate, body_id FROM message WHERE "
+		    "mailbox_id=?1 AND uid>=?2 AND uid<=?3 AND modseq>?4 "
+		    "ORDER BY uid",
+		    &error);
 	}
 	if (iter->stmt == NULL) {
 		iter->failed = true;
@@ -508,7 +512,8 @@ sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
 	}
 	sqlite3_bind_int64(iter->stmt, 1, mailbox_id);
 	sqlite3_bind_int64(iter->stmt, 2, uid_first);
-	sqlite3_bind_int64(iter->stmt, 3, uid_last == 0 ? UINT32_MAX : uid_last);
+	sqlite3_bind_int64(iter->stmt, 3,
+			   uid_last == 0 ? UINT32_MAX : uid_last);
 	sqlite3_bind_int64(iter->stmt, 4, (int64_t)changedsince);
 	return iter;
 }
@@ -567,12 +572,12 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 	if (conn == NULL)
 		return -1;
 	sqlite3_stmt *stmt = sqlite_conn_stmt(
-		conn,
-		"SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
-		"m.internaldate, m.body_id, b.envelope, b.bodystructure, "
-		"b.body, b.header_size, b.lines FROM message m JOIN body b "
-		"ON b.id=m.body_id WHERE m.mailbox_id=?1 AND m.uid=?2",
-		error_r);
+	    conn,
+	    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
+	    "m.internaldate, m.body_id, b.envelope, b.bodystructure, "
+	    "b.body, b.header_size, b.lines FROM message m JOIN body b "
+	    "ON b.id=m.body_id WHERE m.mailbox_id=?1 AND m.uid=?2",
+	    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
 		sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -582,13 +587,16 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 			memset(info_r, 0, sizeof(*info_r));
 			info_r->msg.uid = sqlite3_column_int64(stmt, 0);
 			info_r->msg.flags = sqlite3_column_int(stmt, 1);
-			info_r->msg.keywords = sqlite_column_pstr(pool, stmt, 2);
+			info_r->msg.keywords =
+			    sqlite_column_pstr(pool, stmt, 2);
 			info_r->msg.modseq = sqlite3_column_int64(stmt, 3);
 			info_r->msg.size = sqlite3_column_int64(stmt, 4);
-			info_r->msg.internaldate = sqlite3_column_int64(stmt, 5);
+			info_r->msg.internaldate =
+			    sqlite3_column_int64(stmt, 5);
 			info_r->msg.body_id = sqlite3_column_int64(stmt, 6);
 			info_r->envelope = sqlite_column_pstr(pool, stmt, 7);
-			info_r->bodystructure = sqlite_column_pstr(pool, stmt, 8);
+			info_r->bodystructure =
+			    sqlite_column_pstr(pool, stmt, 8);
 			info_r->body = sqlite_column_pstr(pool, stmt, 9);
 			info_r->header_size = sqlite3_column_int64(stmt, 10);
 			info_r->lines = sqlite3_column_int64(stmt, 11);
@@ -606,7 +614,7 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 /* Bodies */
 
 struct store_body {
-	struct store *store; /* first: the generic layer reads it */
+	struct store *store;	  /* first: the generic layer reads it */
 	struct sqlite_conn *conn; /* held while a blob is open */
 	sqlite3_blob *blob;
 	int fd;
@@ -627,7 +635,7 @@ int sqlite_store_body_open(struct store *store, int64_t body_id,
 		return -1;
 	}
 	sqlite3_stmt *stmt = sqlite_conn_stmt(
-		conn, "SELECT size, path FROM body WHERE id=?1", error_r);
+	    conn, "SELECT size, path FROM body WHERE id=?1", error_r);
 	if (stmt == NULL) {
 		sqlite_reader_put(store, conn);
 		return -1;
@@ -649,7 +657,7 @@ int sqlite_store_body_open(struct store *store, int64_t body_id,
 		body->fd = open(full, O_RDONLY | O_CLOEXEC);
 		if (body->fd < 0)
 			*error_r = store_error_printf("open(%s): %s", full,
-						     strerror(errno));
+						      strerror(errno));
 		i_free(full);
 		sqlite3_reset(stmt);
 		sqlite_reader_put(store, conn);
@@ -691,8 +699,8 @@ ssize_t sqlite_store_body_read(struct store_body *body, uint64_t offset,
 		/* sqlite3_blob_read takes int sizes. */
 		if (size > INT32_MAX)
 			size = INT32_MAX;
-		int rc = sqlite3_blob_read(body->blob, dst, (int)size,
-					   (int)offset);
+		int rc =
+		    sqlite3_blob_read(body->blob, dst, (int)size, (int)offset);
 		if (rc != SQLITE_OK) {
 			*error_r = sqlite_conn_errmsg(body->conn, rc);
 			return -1;
@@ -706,8 +714,8 @@ ssize_t sqlite_store_body_read(struct store_body *body, uint64_t offset,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			*error_r = store_error_printf("pread: %s",
-						     strerror(errno));
+			*error_r =
+			    store_error_printf("pread: %s", strerror(errno));
 			return -1;
 		}
 		if (n == 0)

@@ -3,63 +3,16 @@
 #include "pool.h"
 #include "strutil.h"
 #include "store-sqlite.h"
+#include "store-sqlite-write.h"
 
 /* The writer thread's side: each transaction of a batch runs inside its own
  * SAVEPOINT, so one failing transaction rolls back alone while the batch
  * still commits with one sync. */
 
-struct wctx {
-	struct store *store;
-	struct sqlite_store *ss;
-	struct sqlite_conn *conn;
-	struct store_txn *txn;
-	struct pool *scratch; /* per transaction */
-};
-
-struct wmbox {
-	int64_t id, account_id;
-	uint32_t uidvalidity;
-	uint64_t uidnext; /* 64 bits: detects exhaustion past 2^32-1 */
-	uint64_t modseq;
-	uint32_t messages, unseen;
-	uint64_t size;
-};
-
-struct wmsg {
-	uint32_t uid;
-	int64_t body_id;
-	uint32_t flags;
-	const char *keywords;
-	uint64_t modseq;
-	int64_t internaldate;
-	uint64_t size;
-};
-
-static const char *const store_default_mailboxes[][2] = {
-	{"INBOX", NULL},   {"Sent", "s"},  {"Drafts", "d"},
-	{"Trash", "t"},    {"Junk", "j"},  {"Archive", "a"},
-};
-
-static enum store_special_use store_default_special(const char *code)
-{
-	if (code == NULL)
-		return STORE_SPECIAL_NONE;
-	switch (code[0]) {
-	case 's': return STORE_SPECIAL_SENT;
-	case 'd': return STORE_SPECIAL_DRAFTS;
-	case 't': return STORE_SPECIAL_TRASH;
-	case 'j': return STORE_SPECIAL_JUNK;
-	case 'a': return STORE_SPECIAL_ARCHIVE;
-	}
-	return STORE_SPECIAL_NONE;
-}
-
 /* ------------------------------------------------------------------ */
 /* Statement helpers: on failure they fail the transaction. */
 
-static bool w_fail(struct wctx *w, enum store_error err, const char *fmt, ...)
-	ATTR_FORMAT(3, 4);
-static bool w_fail(struct wctx *w, enum store_error err, const char *fmt, ...)
+bool w_fail(struct wctx *w, enum store_error err, const char *fmt, ...)
 {
 	char text[512];
 	va_list args;
@@ -70,7 +23,7 @@ static bool w_fail(struct wctx *w, enum store_error err, const char *fmt, ...)
 	return false;
 }
 
-static sqlite3_stmt *w_stmt(struct wctx *w, const char *sql)
+sqlite3_stmt *w_stmt(struct wctx *w, const char *sql)
 {
 	const char *error;
 	sqlite3_stmt *stmt = sqlite_conn_stmt(w->conn, sql, &error);
@@ -81,8 +34,8 @@ static sqlite3_stmt *w_stmt(struct wctx *w, const char *sql)
 
 /* SQLITE_ROW, SQLITE_DONE, or -1 with the transaction failed. A
  * constraint violation maps to constraint_err. */
-static int w_step_err(struct wctx *w, sqlite3_stmt *stmt,
-		      enum store_error constraint_err)
+int w_step_err(struct wctx *w, sqlite3_stmt *stmt,
+	       enum store_error constraint_err)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
@@ -94,25 +47,29 @@ static int w_step_err(struct wctx *w, sqlite3_stmt *stmt,
 	sqlite3_reset(stmt);
 	/* Some errors (disk full, I/O) make SQLite roll back the whole
 	 * transaction; the batch cannot commit then. */
-	if (sqlite3_get_autocommit(w->conn->db))
+	if (sqlite3_get_autocommit(w->conn->db)) {
 		w->ss->batch_broken = true;
+		w->ss->batch_error = err == STORE_ERR_DISK_FULL
+					 ? STORE_ERR_DISK_FULL
+					 : STORE_ERR_TEMP;
+	}
 	return -1;
 }
 
-static int w_step(struct wctx *w, sqlite3_stmt *stmt)
+int w_step(struct wctx *w, sqlite3_stmt *stmt)
 {
 	return w_step_err(w, stmt, STORE_ERR_TEMP);
 }
 
 /* Runs a statement to completion: true on success. */
-static bool w_done(struct wctx *w, sqlite3_stmt *stmt)
+bool w_done(struct wctx *w, sqlite3_stmt *stmt)
 {
 	int rc = w_step(w, stmt);
 	sqlite3_reset(stmt);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
 
-static int w_changes(struct wctx *w)
+int w_changes(struct wctx *w)
 {
 	return sqlite3_changes(w->conn->db);
 }
@@ -120,7 +77,7 @@ static int w_changes(struct wctx *w)
 /* ------------------------------------------------------------------ */
 /* Lookups inside the writer's transaction */
 
-static int w_domain_id(struct wctx *w, const char *domain, int64_t *id_r)
+int w_domain_id(struct wctx *w, const char *domain, int64_t *id_r)
 {
 	sqlite3_stmt *stmt = w_stmt(w, "SELECT id FROM domain WHERE name=?1");
 	if (stmt == NULL)
@@ -133,9 +90,10 @@ static int w_domain_id(struct wctx *w, const char *domain, int64_t *id_r)
 	return rc < 0 ? -1 : rc == SQLITE_ROW ? 1 : 0;
 }
 
-static int w_account_id(struct wctx *w, const char *address, int64_t *id_r)
+int w_account_id(struct wctx *w, const char *address, int64_t *id_r)
 {
-	sqlite3_stmt *stmt = w_stmt(w, "SELECT id FROM account WHERE address=?1");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "SELECT id FROM account WHERE address=?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
@@ -147,7 +105,7 @@ static int w_account_id(struct wctx *w, const char *address, int64_t *id_r)
 }
 
 #define WMBOX_COLS                                                             \
-	"id, account_id, uidvalidity, uidnext, highestmodseq, messages, "     \
+	"id, account_id, uidvalidity, uidnext, highestmodseq, messages, "      \
 	"unseen, size"
 
 static void w_mailbox_row(sqlite3_stmt *stmt, struct wmbox *mb)
@@ -162,10 +120,10 @@ static void w_mailbox_row(sqlite3_stmt *stmt, struct wmbox *mb)
 	mb->size = sqlite3_column_int64(stmt, 7);
 }
 
-static int w_mailbox_by_id(struct wctx *w, int64_t id, struct wmbox *mb)
+int w_mailbox_by_id(struct wctx *w, int64_t id, struct wmbox *mb)
 {
 	sqlite3_stmt *stmt =
-		w_stmt(w, "SELECT " WMBOX_COLS " FROM mailbox WHERE id=?1");
+	    w_stmt(w, "SELECT " WMBOX_COLS " FROM mailbox WHERE id=?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
@@ -176,8 +134,8 @@ static int w_mailbox_by_id(struct wctx *w, int64_t id, struct wmbox *mb)
 	return rc < 0 ? -1 : rc == SQLITE_ROW ? 1 : 0;
 }
 
-static int w_mailbox_by_name(struct wctx *w, int64_t account_id,
-			     const char *name, struct wmbox *mb)
+int w_mailbox_by_name(struct wctx *w, int64_t account_id, const char *name,
+		      struct wmbox *mb)
 {
 	sqlite3_stmt *stmt = w_stmt(w, "SELECT " WMBOX_COLS " FROM mailbox "
 				       "WHERE account_id=?1 AND name=?2");
@@ -193,11 +151,11 @@ static int w_mailbox_by_name(struct wctx *w, int64_t account_id,
 }
 
 /* Writes back a mailbox's counters after changes made in memory. */
-static bool w_mailbox_save(struct wctx *w, const struct wmbox *mb)
+bool w_mailbox_save(struct wctx *w, const struct wmbox *mb)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "UPDATE mailbox SET uidnext=?2, highestmodseq=?3, "
-		   "messages=?4, unseen=?5, size=?6 WHERE id=?1");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "UPDATE mailbox SET uidnext=?2, highestmodseq=?3, "
+		      "messages=?4, unseen=?5, size=?6 WHERE id=?1");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, mb->id);
@@ -209,14 +167,14 @@ static bool w_mailbox_save(struct wctx *w, const struct wmbox *mb)
 	return w_done(w, stmt);
 }
 
-static bool w_account_usage(struct wctx *w, int64_t account_id,
-			    int64_t bytes, int64_t messages)
+bool w_account_usage(struct wctx *w, int64_t account_id, int64_t bytes,
+		     int64_t messages)
 {
 	if (bytes == 0 && messages == 0)
 		return true;
-	sqlite3_stmt *stmt = w_stmt(
-		w, "UPDATE account SET used_bytes=max(0, used_bytes+?2), "
-		   "used_messages=max(0, used_messages+?3) WHERE id=?1");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "UPDATE account SET used_bytes=max(0, used_bytes+?2), "
+		      "used_messages=max(0, used_messages+?3) WHERE id=?1");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, account_id);
@@ -230,9 +188,9 @@ static bool w_account_usage(struct wctx *w, int64_t account_id,
 static int w_quota_check(struct wctx *w, int64_t account_id, uint64_t bytes,
 			 uint64_t messages, bool *exists_r)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "SELECT quota_bytes, quota_messages, used_bytes, "
-		   "used_messages FROM account WHERE id=?1");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "SELECT quota_bytes, quota_messages, used_bytes, "
+		      "used_messages FROM account WHERE id=?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, account_id);
@@ -259,10 +217,10 @@ static int w_quota_check(struct wctx *w, int64_t account_id, uint64_t bytes,
 static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 			  int64_t refcount, int64_t *id_r)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "INSERT INTO body(refcount, size, header_size, lines, "
-		   "envelope, bodystructure, body, path, data) "
-		   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "INSERT INTO body(refcount, size, header_size, lines, "
+		      "envelope, bodystructure, body, path, data) "
+		      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, refcount);
@@ -287,8 +245,8 @@ static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 
 static bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "UPDATE body SET refcount=refcount+?2 WHERE id=?1");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "UPDATE body SET refcount=refcount+?2 WHERE id=?1");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, body_id);
@@ -298,11 +256,11 @@ static bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
 
 /* Drops one reference; the last one deletes the row, and the body file
  * (if any) is unlinked once the batch has committed. */
-static bool w_body_unref(struct wctx *w, int64_t body_id)
+bool w_body_unref(struct wctx *w, int64_t body_id)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "UPDATE body SET refcount=refcount-1 WHERE id=?1 "
-		   "RETURNING refcount, path");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "UPDATE body SET refcount=refcount-1 WHERE id=?1 "
+		      "RETURNING refcount, path");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, body_id);
@@ -337,12 +295,11 @@ static bool w_body_unref(struct wctx *w, int64_t body_id)
 	if (path_copy != NULL) {
 		struct sqlite_store *ss = w->ss;
 		if (ss->unlink_count == ss->unlink_alloc) {
-			ss->unlink_alloc = ss->unlink_alloc == 0
-						   ? 8
-						   : ss->unlink_alloc * 2;
+			ss->unlink_alloc =
+			    ss->unlink_alloc == 0 ? 8 : ss->unlink_alloc * 2;
 			ss->unlink_paths = i_realloc(
-				ss->unlink_paths,
-				i_size_mul(ss->unlink_alloc, sizeof(char *)));
+			    ss->unlink_paths,
+			    i_size_mul(ss->unlink_alloc, sizeof(char *)));
 		}
 		ss->unlink_paths[ss->unlink_count++] = path_copy;
 	}
@@ -352,10 +309,10 @@ static bool w_body_unref(struct wctx *w, int64_t body_id)
 static bool w_message_insert(struct wctx *w, int64_t mailbox_id,
 			     const struct wmsg *m)
 {
-	sqlite3_stmt *stmt = w_stmt(
-		w, "INSERT INTO message(mailbox_id, uid, body_id, flags, "
-		   "keywords, modseq, internaldate, size) "
-		   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "INSERT INTO message(mailbox_id, uid, body_id, flags, "
+		      "keywords, modseq, internaldate, size) "
+		      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -369,11 +326,11 @@ static bool w_message_insert(struct wctx *w, int64_t mailbox_id,
 	return w_done(w, stmt);
 }
 
-static bool w_message_delete(struct wctx *w, int64_t mailbox_id,
-			     uint32_t uid, uint64_t modseq)
+bool w_message_delete(struct wctx *w, int64_t mailbox_id, uint32_t uid,
+		      uint64_t modseq)
 {
 	sqlite3_stmt *stmt =
-		w_stmt(w, "DELETE FROM message WHERE mailbox_id=?1 AND uid=?2");
+	    w_stmt(w, "DELETE FROM message WHERE mailbox_id=?1 AND uid=?2");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, mailbox_id);
@@ -411,9 +368,8 @@ static bool w_mailbox_add(struct wctx *w, struct wmbox *mb, struct wmsg *m)
 }
 
 /* Sorts and merges ranges; NULL means every UID. */
-static struct store_uid_range *w_ranges_normalize(struct wctx *w,
-						  const struct store_op *op,
-						  unsigned *count_r)
+static struct store_uid_range *
+w_ranges_normalize(struct wctx *w, const struct store_op *op, unsigned *count_r)
 {
 	struct store_uid_range *r;
 	if (op->ranges == NULL) {
@@ -462,18 +418,19 @@ static struct store_uid_range *w_ranges_normalize(struct wctx *w,
 }
 
 /* Loads the messages of mailbox_id within the op's ranges, in UID order. */
-static bool w_messages_collect(struct wctx *w, int64_t mailbox_id,
-			       const struct store_op *op, struct wmsg **msgs_r,
-			       unsigned *count_r)
+bool w_messages_collect(struct wctx *w, int64_t mailbox_id,
+			const struct store_op *op, struct wmsg **msgs_r,
+			unsigned *count_r)
 {
 	unsigned range_count;
-	struct store_uid_range *ranges = w_ranges_normalize(w, op, &range_count);
+	struct store_uid_range *ranges =
+	    w_ranges_normalize(w, op, &range_count);
 	struct wmsg *msgs = NULL;
 	unsigned count = 0, alloc = 0;
-	sqlite3_stmt *stmt = w_stmt(
-		w, "SELECT uid, body_id, flags, keywords, modseq, "
-		   "internaldate, size FROM message WHERE mailbox_id=?1 AND "
-		   "uid>=?2 AND uid<=?3 ORDER BY uid");
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "SELECT uid, body_id, flags, keywords, modseq, "
+		      "internaldate, size FROM message WHERE mailbox_id=?1 AND "
+		      "uid>=?2 AND uid<=?3 ORDER BY uid");
 	if (stmt == NULL)
 		return false;
 	for (unsigned i = 0; i < range_count; i++) {
@@ -485,7 +442,8 @@ static bool w_messages_collect(struct wctx *w, int64_t mailbox_id,
 		while ((rc = w_step(w, stmt)) == SQLITE_ROW) {
 			if (count == alloc) {
 				unsigned n = alloc == 0 ? 64 : alloc * 2;
-				struct wmsg *nm = p_new(w->scratch, struct wmsg, n);
+				struct wmsg *nm =
+				    p_new(w->scratch, struct wmsg, n);
 				if (count > 0)
 					memcpy(nm, msgs, sizeof(*msgs) * count);
 				msgs = nm;
@@ -510,640 +468,15 @@ static bool w_messages_collect(struct wctx *w, int64_t mailbox_id,
 }
 
 /* ------------------------------------------------------------------ */
-/* Domains, accounts, aliases */
-
-static bool w_domain_add(struct wctx *w, struct store_op *op)
-{
-	char *name = pool_strdup(w->scratch, op->s1 == NULL ? "" : op->s1);
-	str_ascii_lower(name);
-	if (!store_domain_name_valid(name))
-		return w_fail(w, STORE_ERR_INVALID, "invalid domain name");
-	sqlite3_stmt *stmt = w_stmt(w, "INSERT INTO domain(name) VALUES(?1)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	int rc = w_step_err(w, stmt, STORE_ERR_EXISTS);
-	sqlite3_reset(stmt);
-	if (rc < 0)
-		return false;
-	op->result.id = sqlite3_last_insert_rowid(w->conn->db);
-	return true;
-}
-
-static bool w_domain_del(struct wctx *w, struct store_op *op)
-{
-	char *name = pool_strdup(w->scratch, op->s1 == NULL ? "" : op->s1);
-	str_ascii_lower(name);
-	int64_t id;
-	int ret = w_domain_id(w, name, &id);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such domain");
-	sqlite3_stmt *stmt = w_stmt(
-		w, "SELECT EXISTS(SELECT 1 FROM account WHERE domain_id=?1) OR "
-		   "EXISTS(SELECT 1 FROM alias WHERE domain_id=?1)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, id);
-	if (w_step(w, stmt) != SQLITE_ROW)
-		return false;
-	bool used = sqlite3_column_int(stmt, 0) != 0;
-	sqlite3_reset(stmt);
-	if (used)
-		return w_fail(w, STORE_ERR_INVALID,
-			      "domain still has accounts or aliases");
-	stmt = w_stmt(w, "DELETE FROM domain WHERE id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, id);
-	return w_done(w, stmt);
-}
-
-static bool w_uidvalidity_next(struct wctx *w, uint32_t *uidvalidity_r)
-{
-	sqlite3_stmt *stmt =
-		w_stmt(w, "SELECT value FROM meta WHERE key='uidvalidity'");
-	if (stmt == NULL)
-		return false;
-	int rc = w_step(w, stmt);
-	if (rc < 0)
-		return false;
-	uint64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
-	/* Time-based so a mailbox recreated after the database was lost
-	 * still gets a new value; monotonic even if the clock steps back. */
-	uint64_t next = (uint64_t)time(NULL);
-	if (next <= last)
-		next = last + 1;
-	if (next > UINT32_MAX)
-		next = 1 + next % UINT32_MAX;
-	stmt = w_stmt(w, "INSERT OR REPLACE INTO meta(key, value) "
-			 "VALUES('uidvalidity', ?1)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, (int64_t)next);
-	if (!w_done(w, stmt))
-		return false;
-	*uidvalidity_r = (uint32_t)next;
-	return true;
-}
-
-static bool w_mailbox_insert(struct wctx *w, int64_t account_id,
-			     const char *name, enum store_special_use special,
-			     uint32_t uidnext, int64_t *id_r)
-{
-	uint32_t uidvalidity;
-	if (!w_uidvalidity_next(w, &uidvalidity))
-		return false;
-	sqlite3_stmt *stmt = w_stmt(
-		w, "INSERT INTO mailbox(account_id, name, special_use, "
-		   "uidvalidity, uidnext) VALUES(?1, ?2, ?3, ?4, ?5)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 3, special);
-	sqlite3_bind_int64(stmt, 4, uidvalidity);
-	sqlite3_bind_int64(stmt, 5, uidnext);
-	int rc = w_step_err(w, stmt, STORE_ERR_EXISTS);
-	sqlite3_reset(stmt);
-	if (rc < 0)
-		return false;
-	*id_r = sqlite3_last_insert_rowid(w->conn->db);
-	return true;
-}
-
-static bool w_subscribe(struct wctx *w, int64_t account_id, const char *name,
-			bool subscribed)
-{
-	sqlite3_stmt *stmt =
-		subscribed
-			? w_stmt(w, "INSERT OR IGNORE INTO subscription("
-				    "account_id, name) VALUES(?1, ?2)")
-			: w_stmt(w, "DELETE FROM subscription WHERE "
-				    "account_id=?1 AND name=?2");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	return w_done(w, stmt);
-}
-
-static bool w_bind_credentials(struct wctx *w, sqlite3_stmt *stmt,
-			       const struct store_credentials *c)
-{
-	sqlite3_bind_text(stmt, 2, c->password_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, c->scram_salt, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 4, (int)c->scram_iterations);
-	sqlite3_bind_text(stmt, 5, c->scram_stored_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, c->scram_server_key, -1, SQLITE_STATIC);
-	return true;
-}
-
-static bool w_account_add(struct wctx *w, struct store_op *op)
-{
-	const char *address, *local, *domain;
-	if (!store_address_normalize(w->scratch, op->s1, &address, &local,
-				     &domain) ||
-	    local[0] == '\0')
-		return w_fail(w, STORE_ERR_INVALID, "invalid address");
-	int64_t domain_id;
-	int ret = w_domain_id(w, domain, &domain_id);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND,
-					"domain %s is not local", domain);
-	sqlite3_stmt *stmt = w_stmt(
-		w, "INSERT INTO account(address, password_hash, scram_salt, "
-		   "scram_iterations, scram_stored_key, scram_server_key, "
-		   "domain_id, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
-	w_bind_credentials(w, stmt, &op->cred);
-	sqlite3_bind_int64(stmt, 7, domain_id);
-	sqlite3_bind_int64(stmt, 8, (int64_t)time(NULL));
-	int rc = w_step_err(w, stmt, STORE_ERR_EXISTS);
-	sqlite3_reset(stmt);
-	if (rc < 0)
-		return false;
-	int64_t account_id = sqlite3_last_insert_rowid(w->conn->db);
-	op->result.id = account_id;
-
-	/* RFC 6154 special-use mailboxes for every new account. */
-	for (unsigned i = 0; i < N_ELEMENTS(store_default_mailboxes); i++) {
-		const char *name = store_default_mailboxes[i][0];
-		int64_t id;
-		if (!w_mailbox_insert(w, account_id, name,
-				      store_default_special(
-					      store_default_mailboxes[i][1]),
-				      1, &id) ||
-		    !w_subscribe(w, account_id, name, true))
-			return false;
-	}
-	return true;
-}
-
-/* Expunges every message of a mailbox without recording them (the mailbox
- * is going away) and gives the space back to the account. */
-static bool w_mailbox_purge(struct wctx *w, const struct wmbox *mb)
-{
-	struct store_op all = {.ranges = NULL};
-	struct wmsg *msgs;
-	unsigned count;
-	if (!w_messages_collect(w, mb->id, &all, &msgs, &count))
-		return false;
-	for (unsigned i = 0; i < count; i++) {
-		if (!w_body_unref(w, msgs[i].body_id))
-			return false;
-	}
-	sqlite3_stmt *stmt = w_stmt(w, "DELETE FROM message WHERE mailbox_id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, mb->id);
-	if (!w_done(w, stmt))
-		return false;
-	stmt = w_stmt(w, "DELETE FROM expunged WHERE mailbox_id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, mb->id);
-	if (!w_done(w, stmt))
-		return false;
-	uint64_t bytes = 0;
-	for (unsigned i = 0; i < count; i++)
-		bytes += msgs[i].size;
-	return w_account_usage(w, mb->account_id, -(int64_t)bytes,
-			       -(int64_t)count);
-}
-
-static bool w_mailbox_remove(struct wctx *w, const struct wmbox *mb)
-{
-	if (!w_mailbox_purge(w, mb))
-		return false;
-	sqlite3_stmt *stmt = w_stmt(w, "DELETE FROM mailbox WHERE id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, mb->id);
-	if (!w_done(w, stmt))
-		return false;
-	store_txn_add_change(w->txn, mb->id, STORE_CHANGE_MAILBOX_GONE, 0,
-			     mb->modseq, 0, NULL);
-	return true;
-}
-
-static bool w_account_del(struct wctx *w, struct store_op *op)
-{
-	const char *address;
-	int64_t account_id;
-	if (!store_address_normalize(w->scratch, op->s1, &address, NULL, NULL))
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such account");
-	int ret = w_account_id(w, address, &account_id);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such account");
-	sqlite3_stmt *stmt =
-		w_stmt(w, "SELECT id FROM mailbox WHERE account_id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	int64_t *ids = NULL;
-	unsigned count = 0, alloc = 0;
-	int rc;
-	while ((rc = w_step(w, stmt)) == SQLITE_ROW) {
-		if (count == alloc) {
-			unsigned n = alloc == 0 ? 16 : alloc * 2;
-			int64_t *nids = p_new(w->scratch, int64_t, n);
-			if (count > 0)
-				memcpy(nids, ids, sizeof(*ids) * count);
-			ids = nids;
-			alloc = n;
-		}
-		ids[count++] = sqlite3_column_int64(stmt, 0);
-	}
-	sqlite3_reset(stmt);
-	if (rc < 0)
-		return false;
-	for (unsigned i = 0; i < count; i++) {
-		struct wmbox mb;
-		if (w_mailbox_by_id(w, ids[i], &mb) <= 0 ||
-		    !w_mailbox_remove(w, &mb))
-			return w->txn->error == STORE_OK
-				       ? w_fail(w, STORE_ERR_TEMP, "mailbox vanished")
-				       : false;
-	}
-	stmt = w_stmt(w, "DELETE FROM subscription WHERE account_id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	if (!w_done(w, stmt))
-		return false;
-	stmt = w_stmt(w, "DELETE FROM account WHERE id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	return w_done(w, stmt);
-}
-
-static bool w_account_update(struct wctx *w, struct store_op *op)
-{
-	const char *address;
-	if (!store_address_normalize(w->scratch, op->s1, &address, NULL, NULL))
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such account");
-	sqlite3_stmt *stmt = NULL;
-	switch (op->type) {
-	case STORE_OP_ACCOUNT_SET_CREDENTIALS:
-		stmt = w_stmt(w, "UPDATE account SET password_hash=?2, "
-				 "scram_salt=?3, scram_iterations=?4, "
-				 "scram_stored_key=?5, scram_server_key=?6, "
-				 "credentials_serial=credentials_serial+1 "
-				 "WHERE address=?1");
-		if (stmt != NULL)
-			w_bind_credentials(w, stmt, &op->cred);
-		break;
-	case STORE_OP_ACCOUNT_SET_QUOTA:
-		stmt = w_stmt(w, "UPDATE account SET quota_bytes=?2, "
-				 "quota_messages=?3 WHERE address=?1");
-		if (stmt != NULL) {
-			sqlite3_bind_int64(stmt, 2, (int64_t)op->n1);
-			sqlite3_bind_int64(stmt, 3, (int64_t)op->n2);
-		}
-		break;
-	case STORE_OP_ACCOUNT_SET_DISABLED:
-		stmt = w_stmt(w, "UPDATE account SET disabled=?2, "
-				 "credentials_serial=credentials_serial+1 "
-				 "WHERE address=?1");
-		if (stmt != NULL)
-			sqlite3_bind_int(stmt, 2, op->b ? 1 : 0);
-		break;
-	default:
-		i_unreached();
-	}
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
-	if (!w_done(w, stmt))
-		return false;
-	if (w_changes(w) == 0)
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such account");
-	return true;
-}
-
-/* "local@domain" or "@domain"; lower-cased, the domain must be local. */
-static bool w_alias_source(struct wctx *w, const char *source,
-			   const char **norm_r, int64_t *domain_id_r)
-{
-	const char *norm, *local, *domain;
-	if (source != NULL && source[0] == '@') {
-		char *d = pool_strdup(w->scratch, source + 1);
-		str_ascii_lower(d);
-		if (!store_domain_name_valid(d))
-			return w_fail(w, STORE_ERR_INVALID, "invalid alias source");
-		domain = d;
-		norm = pool_printf(w->scratch, "@%s", d);
-	} else if (!store_address_normalize(w->scratch, source, &norm, &local,
-					    &domain) ||
-		   local[0] == '\0') {
-		return w_fail(w, STORE_ERR_INVALID, "invalid alias source");
-	}
-	int ret = w_domain_id(w, domain, domain_id_r);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND,
-					"domain %s is not local", domain);
-	*norm_r = norm;
-	return true;
-}
-
-/* Keeps the local part as given (it may be case-sensitive remotely) and
- * lower-cases the domain. */
-static const char *w_alias_target(struct wctx *w, const char *target)
-{
-	const char *norm, *local, *domain;
-	if (!store_address_normalize(w->scratch, target, &norm, &local,
-				     &domain) ||
-	    local[0] == '\0')
-		return NULL;
-	const char *at = strrchr(target, '@');
-	return pool_printf(w->scratch, "%.*s@%s", (int)(at - target), target,
-			   domain);
-}
-
-static bool w_alias_add(struct wctx *w, struct store_op *op)
-{
-	const char *source, *target;
-	int64_t domain_id;
-	if (!w_alias_source(w, op->s1, &source, &domain_id))
-		return false;
-	target = w_alias_target(w, op->s2);
-	if (target == NULL)
-		return w_fail(w, STORE_ERR_INVALID, "invalid alias target");
-	sqlite3_stmt *stmt = w_stmt(w, "INSERT INTO alias(source, target, "
-				       "domain_id) VALUES(?1, ?2, ?3)");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, target, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, domain_id);
-	int rc = w_step_err(w, stmt, STORE_ERR_EXISTS);
-	sqlite3_reset(stmt);
-	return rc >= 0;
-}
-
-static bool w_alias_del(struct wctx *w, struct store_op *op)
-{
-	const char *source, *target = NULL;
-	int64_t domain_id;
-	if (!w_alias_source(w, op->s1, &source, &domain_id))
-		return false;
-	if (op->s2 != NULL) {
-		target = w_alias_target(w, op->s2);
-		if (target == NULL)
-			return w_fail(w, STORE_ERR_NOT_FOUND, "no such alias");
-	}
-	sqlite3_stmt *stmt =
-		target == NULL
-			? w_stmt(w, "DELETE FROM alias WHERE source=?1")
-			: w_stmt(w, "DELETE FROM alias WHERE source=?1 AND "
-				    "target=?2");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_text(stmt, 1, source, -1, SQLITE_STATIC);
-	if (target != NULL)
-		sqlite3_bind_text(stmt, 2, target, -1, SQLITE_STATIC);
-	if (!w_done(w, stmt))
-		return false;
-	if (w_changes(w) == 0)
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such alias");
-	return true;
-}
-
-/* ------------------------------------------------------------------ */
-/* Mailboxes */
-
-static bool w_account_exists(struct wctx *w, int64_t account_id)
-{
-	sqlite3_stmt *stmt = w_stmt(w, "SELECT 1 FROM account WHERE id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, account_id);
-	int rc = w_step(w, stmt);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_DONE)
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such account");
-	return rc == SQLITE_ROW;
-}
-
-/* Creates the missing parents of name ("a/b/c": "a", "a/b"). */
-static bool w_mailbox_parents(struct wctx *w, int64_t account_id,
-			      const char *name)
-{
-	for (const char *p = strchr(name, STORE_HIERARCHY_SEP); p != NULL;
-	     p = strchr(p + 1, STORE_HIERARCHY_SEP)) {
-		const char *parent = store_mailbox_name_canonical(
-			w->scratch, pool_strndup(w->scratch, name, p - name));
-		struct wmbox mb;
-		int ret = w_mailbox_by_name(w, account_id, parent, &mb);
-		if (ret < 0)
-			return false;
-		int64_t id;
-		if (ret == 0 &&
-		    !w_mailbox_insert(w, account_id, parent, 0, 1, &id))
-			return false;
-	}
-	return true;
-}
-
-static bool w_mailbox_create(struct wctx *w, struct store_op *op)
-{
-	if (op->s1 == NULL || !store_mailbox_name_valid(op->s1))
-		return w_fail(w, STORE_ERR_INVALID, "invalid mailbox name");
-	const char *name = store_mailbox_name_canonical(w->scratch, op->s1);
-	if (!w_account_exists(w, op->account_id))
-		return false;
-	struct wmbox mb;
-	int ret = w_mailbox_by_name(w, op->account_id, name, &mb);
-	if (ret != 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_EXISTS,
-					"mailbox already exists");
-	if (!w_mailbox_parents(w, op->account_id, name))
-		return false;
-	return w_mailbox_insert(w, op->account_id, name,
-				op->flags & 0x7f, 1, &op->result.id);
-}
-
-static bool w_mailbox_rename(struct wctx *w, struct store_op *op)
-{
-	if (op->s1 == NULL || op->s2 == NULL ||
-	    !store_mailbox_name_valid(op->s2))
-		return w_fail(w, STORE_ERR_INVALID, "invalid mailbox name");
-	const char *old = store_mailbox_name_canonical(w->scratch, op->s1);
-	const char *new = store_mailbox_name_canonical(w->scratch, op->s2);
-	size_t old_len = strlen(old);
-	if (strcmp(new, "INBOX") == 0)
-		return w_fail(w, STORE_ERR_EXISTS, "mailbox already exists");
-	if (strncmp(new, old, old_len) == 0 &&
-	    new[old_len] == STORE_HIERARCHY_SEP)
-		return w_fail(w, STORE_ERR_INVALID,
-			      "cannot rename a mailbox into itself");
-	struct wmbox src, dst;
-	int ret = w_mailbox_by_name(w, op->account_id, old, &src);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
-	ret = w_mailbox_by_name(w, op->account_id, new, &dst);
-	if (ret != 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_EXISTS,
-					"mailbox already exists");
-	if (!w_mailbox_parents(w, op->account_id, new))
-		return false;
-
-	if (strcmp(old, "INBOX") == 0) {
-		/* RFC 9051 6.3.6: the messages move to the new mailbox, which
-		 * keeps their UIDs (it is new, so nothing collides); INBOX
-		 * stays, empty, and never reuses those UIDs. */
-		int64_t id;
-		if (!w_mailbox_insert(w, op->account_id, new, 0,
-				      (uint32_t)src.uidnext, &id))
-			return false;
-		struct store_op all = {.ranges = NULL};
-		struct wmsg *msgs;
-		unsigned count;
-		if (!w_messages_collect(w, src.id, &all, &msgs, &count))
-			return false;
-		sqlite3_stmt *stmt = w_stmt(w, "UPDATE message SET mailbox_id=?2 "
-					       "WHERE mailbox_id=?1");
-		if (stmt == NULL)
-			return false;
-		sqlite3_bind_int64(stmt, 1, src.id);
-		sqlite3_bind_int64(stmt, 2, id);
-		if (!w_done(w, stmt))
-			return false;
-		if (w_mailbox_by_id(w, id, &dst) <= 0)
-			return w_fail(w, STORE_ERR_TEMP, "mailbox vanished");
-		dst.messages = src.messages;
-		dst.unseen = src.unseen;
-		dst.size = src.size;
-		src.modseq++;
-		for (unsigned i = 0; i < count; i++) {
-			if (!w_message_delete(w, src.id, msgs[i].uid, src.modseq))
-				return false;
-			/* w_message_delete removed nothing (the row moved)
-			 * but recorded the UID as expunged from INBOX. */
-			store_txn_add_change(w->txn, src.id,
-					     STORE_CHANGE_EXPUNGE, msgs[i].uid,
-					     src.modseq, 0, NULL);
-		}
-		src.messages = src.unseen = 0;
-		src.size = 0;
-		op->result.id = id;
-		return w_mailbox_save(w, &src) && w_mailbox_save(w, &dst);
-	}
-
-	/* The mailbox and its children: "old" and "old/..." */
-	sqlite3_stmt *stmt = w_stmt(
-		w, "SELECT count(*) FROM mailbox WHERE account_id=?1 AND "
-		   "name>=?2||'/' AND name<?2||'0'");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, op->account_id);
-	sqlite3_bind_text(stmt, 2, new, -1, SQLITE_STATIC);
-	if (w_step(w, stmt) != SQLITE_ROW)
-		return false;
-	int clash = sqlite3_column_int(stmt, 0);
-	sqlite3_reset(stmt);
-	if (clash > 0)
-		return w_fail(w, STORE_ERR_EXISTS, "mailbox already exists");
-
-	const char *const sqls[] = {
-		"UPDATE mailbox SET name=?3||substr(name, ?4) WHERE "
-		"account_id=?1 AND (name=?2 OR (name>=?2||'/' AND name<?2||'0'))",
-		"UPDATE subscription SET name=?3||substr(name, ?4) WHERE "
-		"account_id=?1 AND (name=?2 OR (name>=?2||'/' AND name<?2||'0'))",
-	};
-	for (unsigned i = 0; i < N_ELEMENTS(sqls); i++) {
-		stmt = w_stmt(w, sqls[i]);
-		if (stmt == NULL)
-			return false;
-		sqlite3_bind_int64(stmt, 1, op->account_id);
-		sqlite3_bind_text(stmt, 2, old, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, new, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 4, (int64_t)old_len + 1);
-		if (!w_done(w, stmt))
-			return false;
-	}
-	op->result.id = src.id;
-	store_txn_add_change(w->txn, src.id, STORE_CHANGE_MAILBOX_GONE, 0,
-			     src.modseq, 0, NULL);
-	return true;
-}
-
-static bool w_mailbox_delete(struct wctx *w, struct store_op *op)
-{
-	if (op->s1 == NULL)
-		return w_fail(w, STORE_ERR_INVALID, "invalid mailbox name");
-	const char *name = store_mailbox_name_canonical(w->scratch, op->s1);
-	if (strcmp(name, "INBOX") == 0)
-		return w_fail(w, STORE_ERR_INVALID, "INBOX cannot be deleted");
-	struct wmbox mb;
-	int ret = w_mailbox_by_name(w, op->account_id, name, &mb);
-	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
-	sqlite3_stmt *stmt = w_stmt(
-		w, "SELECT EXISTS(SELECT 1 FROM mailbox WHERE account_id=?1 AND "
-		   "name>=?2||'/' AND name<?2||'0')");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, op->account_id);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	if (w_step(w, stmt) != SQLITE_ROW)
-		return false;
-	bool children = sqlite3_column_int(stmt, 0) != 0;
-	sqlite3_reset(stmt);
-	if (children)
-		return w_fail(w, STORE_ERR_HAS_CHILDREN,
-			      "mailbox has children, delete them first");
-	return w_mailbox_remove(w, &mb);
-}
-
-static bool w_subscribe_op(struct wctx *w, struct store_op *op)
-{
-	if (op->s1 == NULL || !store_mailbox_name_valid(op->s1))
-		return w_fail(w, STORE_ERR_INVALID, "invalid mailbox name");
-	if (!w_account_exists(w, op->account_id))
-		return false;
-	return w_subscribe(w, op->account_id,
-			   store_mailbox_name_canonical(w->scratch, op->s1),
-			   op->b);
-}
-
-static bool w_claim_recent(struct wctx *w, struct store_op *op)
-{
-	sqlite3_stmt *stmt = w_stmt(
-		w, "UPDATE mailbox SET first_recent_uid=max(first_recent_uid, "
-		   "?2) WHERE id=?1");
-	if (stmt == NULL)
-		return false;
-	sqlite3_bind_int64(stmt, 1, op->mailbox_id);
-	sqlite3_bind_int64(stmt, 2, op->uid);
-	if (!w_done(w, stmt))
-		return false;
-	if (w_changes(w) == 0)
-		return w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
-	return true;
-}
-
-/* ------------------------------------------------------------------ */
 /* Messages */
 
 static bool w_deliver(struct wctx *w, struct store_op *op)
 {
 	struct store_op_result *res = &op->result;
-	uint32_t *uids = p_new(w->txn->result_pool, uint32_t, op->rcpt_count + 1);
+	uint32_t *uids =
+	    p_new(w->txn->result_pool, uint32_t, op->rcpt_count + 1);
 	enum store_error *errs =
-		p_new(w->txn->result_pool, enum store_error, op->rcpt_count + 1);
+	    p_new(w->txn->result_pool, enum store_error, op->rcpt_count + 1);
 	res->uids = uids;
 	res->rcpt_errors = errs;
 	res->count = op->rcpt_count;
@@ -1158,24 +491,23 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 		if (ret < 0)
 			return false;
 		if (!exists || ret == 0) {
-			errs[i] = exists ? STORE_ERR_OVER_QUOTA
-					 : STORE_ERR_NOT_FOUND;
+			errs[i] =
+			    exists ? STORE_ERR_OVER_QUOTA : STORE_ERR_NOT_FOUND;
 			if (first_err == STORE_OK)
 				first_err = errs[i];
 			continue;
 		}
 		const char *kw = store_keywords_normalize(
-			w->scratch, rcpt->keywords == NULL ? "" : rcpt->keywords);
+		    w->scratch, rcpt->keywords == NULL ? "" : rcpt->keywords);
 		if (kw == NULL)
 			kw = "";
 		struct wmbox mb;
 		ret = 0;
 		if (rcpt->mailbox != NULL)
-			ret = w_mailbox_by_name(
-				w, rcpt->account_id,
-				store_mailbox_name_canonical(w->scratch,
-							     rcpt->mailbox),
-				&mb);
+			ret = w_mailbox_by_name(w, rcpt->account_id,
+						store_mailbox_name_canonical(
+						    w->scratch, rcpt->mailbox),
+						&mb);
 		if (ret == 0)
 			ret = w_mailbox_by_name(w, rcpt->account_id, "INBOX",
 						&mb);
@@ -1191,15 +523,16 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 			/* Counted as if every remaining recipient gets it;
 			 * corrected below only when some did not. */
 			initial_refs = op->rcpt_count - i;
-			if (!w_body_insert(w, &op->body, initial_refs, &body_id))
+			if (!w_body_insert(w, &op->body, initial_refs,
+					   &body_id))
 				return false;
 		}
 		struct wmsg m = {
-			.body_id = body_id,
-			.flags = rcpt->flags & STORE_FLAGS_ALL,
-			.keywords = kw,
-			.internaldate = op->internaldate,
-			.size = op->body.size,
+		    .body_id = body_id,
+		    .flags = rcpt->flags & STORE_FLAGS_ALL,
+		    .keywords = kw,
+		    .internaldate = op->internaldate,
+		    .size = op->body.size,
 		};
 		mb.modseq++;
 		if (!w_mailbox_add(w, &mb, &m) || !w_mailbox_save(w, &mb) ||
@@ -1211,12 +544,13 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 		refs++;
 	}
 	if (refs == 0)
-		return w_fail(w, first_err == STORE_OK ? STORE_ERR_INVALID
-						       : first_err,
-			      "no recipient could receive the message: %s",
-			      first_err == STORE_OK ? "no recipients"
-						    : store_error_str(first_err));
-	return refs == initial_refs || w_body_ref(w, body_id, refs - initial_refs);
+		return w_fail(
+		    w, first_err == STORE_OK ? STORE_ERR_INVALID : first_err,
+		    "no recipient could receive the message: %s",
+		    first_err == STORE_OK ? "no recipients"
+					  : store_error_str(first_err));
+	return refs == initial_refs ||
+	       w_body_ref(w, body_id, refs - initial_refs);
 }
 
 static bool w_append(struct wctx *w, struct store_op *op)
@@ -1224,10 +558,11 @@ static bool w_append(struct wctx *w, struct store_op *op)
 	struct wmbox mb;
 	int ret = w_mailbox_by_id(w, op->mailbox_id, &mb);
 	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
+		return ret < 0
+			   ? false
+			   : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
 	const char *kw = store_keywords_normalize(
-		w->scratch, op->keywords == NULL ? "" : op->keywords);
+	    w->scratch, op->keywords == NULL ? "" : op->keywords);
 	if (kw == NULL)
 		return w_fail(w, STORE_ERR_INVALID, "invalid keywords");
 	bool exists;
@@ -1235,18 +570,18 @@ static bool w_append(struct wctx *w, struct store_op *op)
 	if (ret < 0)
 		return false;
 	if (ret == 0)
-		return w_fail(w, exists ? STORE_ERR_OVER_QUOTA
-					: STORE_ERR_NOT_FOUND,
-			      "%s", exists ? "quota exceeded" : "no such account");
+		return w_fail(
+		    w, exists ? STORE_ERR_OVER_QUOTA : STORE_ERR_NOT_FOUND,
+		    "%s", exists ? "quota exceeded" : "no such account");
 	int64_t body_id;
 	if (!w_body_insert(w, &op->body, 1, &body_id))
 		return false;
 	struct wmsg m = {
-		.body_id = body_id,
-		.flags = op->flags & STORE_FLAGS_ALL,
-		.keywords = kw,
-		.internaldate = op->internaldate,
-		.size = op->body.size,
+	    .body_id = body_id,
+	    .flags = op->flags & STORE_FLAGS_ALL,
+	    .keywords = kw,
+	    .internaldate = op->internaldate,
+	    .size = op->body.size,
 	};
 	mb.modseq++;
 	if (!w_mailbox_add(w, &mb, &m) || !w_mailbox_save(w, &mb) ||
@@ -1269,8 +604,9 @@ static bool w_copy(struct wctx *w, struct store_op *op)
 	if (ret > 0)
 		ret = w_mailbox_by_id(w, op->dst_mailbox_id, &dst);
 	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
+		return ret < 0
+			   ? false
+			   : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
 	struct wmsg *msgs;
 	unsigned count;
 	if (!w_messages_collect(w, src.id, op, &msgs, &count))
@@ -1289,7 +625,8 @@ static bool w_copy(struct wctx *w, struct store_op *op)
 		if (ret < 0)
 			return false;
 		if (ret == 0)
-			return w_fail(w, STORE_ERR_OVER_QUOTA, "quota exceeded");
+			return w_fail(w, STORE_ERR_OVER_QUOTA,
+				      "quota exceeded");
 	}
 	if (src.id == dst.id && op->b)
 		return w_fail(w, STORE_ERR_INVALID,
@@ -1315,7 +652,8 @@ static bool w_copy(struct wctx *w, struct store_op *op)
 	if (op->b) {
 		src.modseq++;
 		for (unsigned i = 0; i < count; i++) {
-			if (!w_message_delete(w, src.id, msgs[i].uid, src.modseq))
+			if (!w_message_delete(w, src.id, msgs[i].uid,
+					      src.modseq))
 				return false;
 			src.messages--;
 			if ((msgs[i].flags & STORE_FLAG_SEEN) == 0)
@@ -1347,8 +685,9 @@ static bool w_flags(struct wctx *w, struct store_op *op)
 	struct wmbox mb;
 	int ret = w_mailbox_by_id(w, op->mailbox_id, &mb);
 	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
+		return ret < 0
+			   ? false
+			   : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
 	if (op->keywords != NULL &&
 	    store_keywords_normalize(w->scratch, op->keywords) == NULL)
 		return w_fail(w, STORE_ERR_INVALID, "invalid keywords");
@@ -1371,9 +710,15 @@ static bool w_flags(struct wctx *w, struct store_op *op)
 		}
 		uint32_t flags = m->flags;
 		switch (op->mode) {
-		case STORE_FLAGS_REPLACE: flags = op->flags; break;
-		case STORE_FLAGS_ADD: flags |= op->flags; break;
-		case STORE_FLAGS_REMOVE: flags &= ~op->flags; break;
+		case STORE_FLAGS_REPLACE:
+			flags = op->flags;
+			break;
+		case STORE_FLAGS_ADD:
+			flags |= op->flags;
+			break;
+		case STORE_FLAGS_REMOVE:
+			flags &= ~op->flags;
+			break;
 		}
 		const char *kw = m->keywords;
 		if (op->keywords != NULL)
@@ -1428,8 +773,9 @@ static bool w_expunge(struct wctx *w, struct store_op *op)
 	struct wmbox mb;
 	int ret = w_mailbox_by_id(w, op->mailbox_id, &mb);
 	if (ret <= 0)
-		return ret < 0 ? false
-			       : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
+		return ret < 0
+			   ? false
+			   : w_fail(w, STORE_ERR_NOT_FOUND, "no such mailbox");
 	struct wmsg *msgs;
 	unsigned count;
 	if (!w_messages_collect(w, mb.id, op, &msgs, &count))
@@ -1451,8 +797,8 @@ static bool w_expunge(struct wctx *w, struct store_op *op)
 		mb.size -= m->size;
 		bytes += m->size;
 		uids[n++] = m->uid;
-		store_txn_add_change(w->txn, mb.id, STORE_CHANGE_EXPUNGE, m->uid,
-				     modseq, 0, NULL);
+		store_txn_add_change(w->txn, mb.id, STORE_CHANGE_EXPUNGE,
+				     m->uid, modseq, 0, NULL);
 	}
 	if (n > 0) {
 		mb.modseq = modseq;
@@ -1485,25 +831,42 @@ static int w_exec(struct wctx *w, const char *sql)
 static bool w_apply_op(struct wctx *w, struct store_op *op)
 {
 	switch (op->type) {
-	case STORE_OP_DOMAIN_ADD: return w_domain_add(w, op);
-	case STORE_OP_DOMAIN_DEL: return w_domain_del(w, op);
-	case STORE_OP_ACCOUNT_ADD: return w_account_add(w, op);
-	case STORE_OP_ACCOUNT_DEL: return w_account_del(w, op);
+	case STORE_OP_DOMAIN_ADD:
+		return w_domain_add(w, op);
+	case STORE_OP_DOMAIN_DEL:
+		return w_domain_del(w, op);
+	case STORE_OP_ACCOUNT_ADD:
+		return w_account_add(w, op);
+	case STORE_OP_ACCOUNT_DEL:
+		return w_account_del(w, op);
 	case STORE_OP_ACCOUNT_SET_CREDENTIALS:
 	case STORE_OP_ACCOUNT_SET_QUOTA:
-	case STORE_OP_ACCOUNT_SET_DISABLED: return w_account_update(w, op);
-	case STORE_OP_ALIAS_ADD: return w_alias_add(w, op);
-	case STORE_OP_ALIAS_DEL: return w_alias_del(w, op);
-	case STORE_OP_MAILBOX_CREATE: return w_mailbox_create(w, op);
-	case STORE_OP_MAILBOX_RENAME: return w_mailbox_rename(w, op);
-	case STORE_OP_MAILBOX_DELETE: return w_mailbox_delete(w, op);
-	case STORE_OP_SUBSCRIBE: return w_subscribe_op(w, op);
-	case STORE_OP_CLAIM_RECENT: return w_claim_recent(w, op);
-	case STORE_OP_DELIVER: return w_deliver(w, op);
-	case STORE_OP_APPEND: return w_append(w, op);
-	case STORE_OP_COPY: return w_copy(w, op);
-	case STORE_OP_FLAGS: return w_flags(w, op);
-	case STORE_OP_EXPUNGE: return w_expunge(w, op);
+	case STORE_OP_ACCOUNT_SET_DISABLED:
+		return w_account_update(w, op);
+	case STORE_OP_ALIAS_ADD:
+		return w_alias_add(w, op);
+	case STORE_OP_ALIAS_DEL:
+		return w_alias_del(w, op);
+	case STORE_OP_MAILBOX_CREATE:
+		return w_mailbox_create(w, op);
+	case STORE_OP_MAILBOX_RENAME:
+		return w_mailbox_rename(w, op);
+	case STORE_OP_MAILBOX_DELETE:
+		return w_mailbox_delete(w, op);
+	case STORE_OP_SUBSCRIBE:
+		return w_subscribe_op(w, op);
+	case STORE_OP_CLAIM_RECENT:
+		return w_claim_recent(w, op);
+	case STORE_OP_DELIVER:
+		return w_deliver(w, op);
+	case STORE_OP_APPEND:
+		return w_append(w, op);
+	case STORE_OP_COPY:
+		return w_copy(w, op);
+	case STORE_OP_FLAGS:
+		return w_flags(w, op);
+	case STORE_OP_EXPUNGE:
+		return w_expunge(w, op);
 	}
 	i_unreached();
 }
@@ -1512,13 +875,14 @@ void sqlite_store_txn_apply(struct store *store, struct store_txn *txn)
 {
 	struct sqlite_store *ss = sqlite_store_get(store);
 	struct wctx w = {
-		.store = store,
-		.ss = ss,
-		.conn = ss->writer,
-		.txn = txn,
+	    .store = store,
+	    .ss = ss,
+	    .conn = ss->writer,
+	    .txn = txn,
 	};
 	if (ss->batch_broken) {
-		store_txn_fail(txn, STORE_ERR_TEMP, "batch rolled back");
+		store_txn_fail(txn, ss->batch_error, "batch rolled back: %s",
+			       store_error_str(ss->batch_error));
 		return;
 	}
 	int rc = w_exec(&w, "SAVEPOINT txn");

@@ -19,101 +19,101 @@
 #define SQLITE_ORPHAN_AGE_SECS 3600
 
 static const char *const sqlite_schema_v1[] = {
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-	"CREATE TABLE domain(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
-	"CREATE TABLE account("
-	" id INTEGER PRIMARY KEY,"
-	" address TEXT NOT NULL UNIQUE,"
-	" domain_id INTEGER NOT NULL,"
-	" password_hash TEXT NOT NULL DEFAULT '',"
-	" scram_salt TEXT NOT NULL DEFAULT '',"
-	" scram_iterations INTEGER NOT NULL DEFAULT 0,"
-	" scram_stored_key TEXT NOT NULL DEFAULT '',"
-	" scram_server_key TEXT NOT NULL DEFAULT '',"
-	" credentials_serial INTEGER NOT NULL DEFAULT 1,"
-	" quota_bytes INTEGER NOT NULL DEFAULT 0,"
-	" quota_messages INTEGER NOT NULL DEFAULT 0,"
-	" used_bytes INTEGER NOT NULL DEFAULT 0,"
-	" used_messages INTEGER NOT NULL DEFAULT 0,"
-	" disabled INTEGER NOT NULL DEFAULT 0,"
-	" created INTEGER NOT NULL)",
-	"CREATE INDEX account_domain ON account(domain_id)",
-	"CREATE TABLE alias("
-	" source TEXT NOT NULL,"
-	" target TEXT NOT NULL,"
-	" domain_id INTEGER NOT NULL,"
-	" PRIMARY KEY(source, target)) WITHOUT ROWID",
-	"CREATE INDEX alias_domain ON alias(domain_id)",
-	"CREATE TABLE mailbox("
-	" id INTEGER PRIMARY KEY,"
-	" account_id INTEGER NOT NULL,"
-	" name TEXT NOT NULL,"
-	" special_use INTEGER NOT NULL DEFAULT 0,"
-	" uidvalidity INTEGER NOT NULL,"
-	" uidnext INTEGER NOT NULL DEFAULT 1,"
-	" highestmodseq INTEGER NOT NULL DEFAULT 1,"
-	" first_recent_uid INTEGER NOT NULL DEFAULT 1,"
-	" messages INTEGER NOT NULL DEFAULT 0,"
-	" unseen INTEGER NOT NULL DEFAULT 0,"
-	" size INTEGER NOT NULL DEFAULT 0,"
-	" UNIQUE(account_id, name))",
-	"CREATE TABLE subscription("
-	" account_id INTEGER NOT NULL,"
-	" name TEXT NOT NULL,"
-	" PRIMARY KEY(account_id, name)) WITHOUT ROWID",
-	/* data is the last column so reading the metadata never pages
-	 * through the blob. */
-	"CREATE TABLE body("
-	" id INTEGER PRIMARY KEY,"
-	" refcount INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" header_size INTEGER NOT NULL,"
-	" lines INTEGER NOT NULL,"
-	" envelope TEXT NOT NULL,"
-	" bodystructure TEXT NOT NULL,"
-	" body TEXT NOT NULL,"
-	" path TEXT,"
-	" data BLOB)",
-	"CREATE INDEX body_path ON body(path) WHERE path IS NOT NULL",
-	"CREATE TABLE message("
-	" mailbox_id INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" body_id INTEGER NOT NULL,"
-	" flags INTEGER NOT NULL,"
-	" keywords TEXT NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" internaldate INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
-	"CREATE INDEX message_modseq ON message(mailbox_id, modseq)",
-	"CREATE INDEX message_body ON message(body_id)",
-	/* QRESYNC (RFC 7162) VANISHED needs the expunged UIDs. */
-	"CREATE TABLE expunged("
-	" mailbox_id INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
-	/* The outbound queue: one row per message, one per recipient. */
-	"CREATE TABLE queue_message("
-	" id INTEGER PRIMARY KEY,"
-	" body_id INTEGER NOT NULL,"
-	" sender TEXT NOT NULL,"
-	" envid TEXT,"
-	" ret TEXT,"
-	" account_id INTEGER,"
-	" created INTEGER NOT NULL)",
-	"CREATE TABLE queue_recipient("
-	" id INTEGER PRIMARY KEY,"
-	" queue_id INTEGER NOT NULL,"
-	" address TEXT NOT NULL,"
-	" orcpt TEXT,"
-	" notify INTEGER NOT NULL DEFAULT 0,"
-	" state INTEGER NOT NULL DEFAULT 0,"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_attempt INTEGER NOT NULL DEFAULT 0,"
-	" last_error TEXT)",
-	"CREATE INDEX queue_recipient_next ON queue_recipient(state, next_attempt)",
-	"CREATE INDEX queue_recipient_queue ON queue_recipient(queue_id)",
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE domain(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE account("
+    " id INTEGER PRIMARY KEY,"
+    " address TEXT NOT NULL UNIQUE,"
+    " domain_id INTEGER NOT NULL,"
+    " password_hash TEXT NOT NULL DEFAULT '',"
+    " scram_salt TEXT NOT NULL DEFAULT '',"
+    " scram_iterations INTEGER NOT NULL DEFAULT 0,"
+    " scram_stored_key TEXT NOT NULL DEFAULT '',"
+    " scram_server_key TEXT NOT NULL DEFAULT '',"
+    " credentials_serial INTEGER NOT NULL DEFAULT 1,"
+    " quota_bytes INTEGER NOT NULL DEFAULT 0,"
+    " quota_messages INTEGER NOT NULL DEFAULT 0,"
+    " used_bytes INTEGER NOT NULL DEFAULT 0,"
+    " used_messages INTEGER NOT NULL DEFAULT 0,"
+    " disabled INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL)",
+    "CREATE INDEX account_domain ON account(domain_id)",
+    "CREATE TABLE alias("
+    " source TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " domain_id INTEGER NOT NULL,"
+    " PRIMARY KEY(source, target)) WITHOUT ROWID",
+    "CREATE INDEX alias_domain ON alias(domain_id)",
+    "CREATE TABLE mailbox("
+    " id INTEGER PRIMARY KEY,"
+    " account_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " special_use INTEGER NOT NULL DEFAULT 0,"
+    " uidvalidity INTEGER NOT NULL,"
+    " uidnext INTEGER NOT NULL DEFAULT 1,"
+    " highestmodseq INTEGER NOT NULL DEFAULT 1,"
+    " first_recent_uid INTEGER NOT NULL DEFAULT 1,"
+    " messages INTEGER NOT NULL DEFAULT 0,"
+    " unseen INTEGER NOT NULL DEFAULT 0,"
+    " size INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(account_id, name))",
+    "CREATE TABLE subscription("
+    " account_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " PRIMARY KEY(account_id, name)) WITHOUT ROWID",
+    /* data is the last column so reading the metadata never pages
+     * through the blob. */
+    "CREATE TABLE body("
+    " id INTEGER PRIMARY KEY,"
+    " refcount INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " header_size INTEGER NOT NULL,"
+    " lines INTEGER NOT NULL,"
+    " envelope TEXT NOT NULL,"
+    " bodystructure TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " path TEXT,"
+    " data BLOB)",
+    "CREATE INDEX body_path ON body(path) WHERE path IS NOT NULL",
+    "CREATE TABLE message("
+    " mailbox_id INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " body_id INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL,"
+    " keywords TEXT NOT NULL,"
+    " modseq INTEGER NOT NULL,"
+    " internaldate INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
+    "CREATE INDEX message_modseq ON message(mailbox_id, modseq)",
+    "CREATE INDEX message_body ON message(body_id)",
+    /* QRESYNC (RFC 7162) VANISHED needs the expunged UIDs. */
+    "CREATE TABLE expunged("
+    " mailbox_id INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " modseq INTEGER NOT NULL,"
+    " PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
+    /* The outbound queue: one row per message, one per recipient. */
+    "CREATE TABLE queue_message("
+    " id INTEGER PRIMARY KEY,"
+    " body_id INTEGER NOT NULL,"
+    " sender TEXT NOT NULL,"
+    " envid TEXT,"
+    " ret TEXT,"
+    " account_id INTEGER,"
+    " created INTEGER NOT NULL)",
+    "CREATE TABLE queue_recipient("
+    " id INTEGER PRIMARY KEY,"
+    " queue_id INTEGER NOT NULL,"
+    " address TEXT NOT NULL,"
+    " orcpt TEXT,"
+    " notify INTEGER NOT NULL DEFAULT 0,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT)",
+    "CREATE INDEX queue_recipient_next ON queue_recipient(state, next_attempt)",
+    "CREATE INDEX queue_recipient_queue ON queue_recipient(queue_id)",
 };
 
 enum store_error sqlite_store_error(int rc)
@@ -157,8 +157,8 @@ sqlite3_stmt *sqlite_conn_stmt(struct sqlite_conn *conn, const char *sql,
 		}
 	}
 	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-				    &stmt, NULL);
+	int rc = sqlite3_prepare_v3(conn->db, sql, -1,
+				    SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		*error_r = sqlite_conn_errmsg(conn, rc);
 		return NULL;
@@ -186,12 +186,12 @@ int sqlite_conn_open(struct sqlite_store *ss, bool writer,
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(ss->db_path, &db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					 SQLITE_OPEN_NOMUTEX,
+				     SQLITE_OPEN_NOMUTEX,
 				 NULL);
 	if (rc != SQLITE_OK) {
 		*error_r = store_error_printf("sqlite open %s: %s", ss->db_path,
-					     db == NULL ? sqlite3_errstr(rc)
-							: sqlite3_errmsg(db));
+					      db == NULL ? sqlite3_errstr(rc)
+							 : sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
 	}
@@ -200,17 +200,16 @@ int sqlite_conn_open(struct sqlite_store *ss, bool writer,
 	/* A second process (the admin command) may hold the write lock for
 	 * a moment; the writer thread waits for it, never an event loop. */
 	sqlite3_busy_timeout(db, 10000);
-	const char *pragmas =
-		writer ? "PRAGMA journal_mode=WAL;"
-			 "PRAGMA synchronous=FULL;"
-			 "PRAGMA foreign_keys=OFF;"
-			 "PRAGMA temp_store=MEMORY;"
-			 "PRAGMA cache_size=-16000;"
-			 "PRAGMA journal_size_limit=67108864;"
-		       : "PRAGMA synchronous=FULL;"
-			 "PRAGMA temp_store=MEMORY;"
-			 "PRAGMA cache_size=-4000;"
-			 "PRAGMA query_only=1;";
+	const char *pragmas = writer ? "PRAGMA journal_mode=WAL;"
+				       "PRAGMA synchronous=FULL;"
+				       "PRAGMA foreign_keys=OFF;"
+				       "PRAGMA temp_store=MEMORY;"
+				       "PRAGMA cache_size=-16000;"
+				       "PRAGMA journal_size_limit=67108864;"
+				     : "PRAGMA synchronous=FULL;"
+				       "PRAGMA temp_store=MEMORY;"
+				       "PRAGMA cache_size=-4000;"
+				       "PRAGMA query_only=1;";
 	if (sqlite_conn_exec(conn, pragmas, error_r) < 0) {
 		sqlite_conn_close(&conn);
 		return -1;
@@ -309,8 +308,9 @@ static int sqlite_schema_version_read(struct sqlite_conn *conn,
 {
 	sqlite3_stmt *stmt;
 	*version_r = 0;
-	if (sqlite3_prepare_v2(conn->db, "SELECT max(version) FROM schema_version",
-			       -1, &stmt, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(conn->db,
+			       "SELECT max(version) FROM schema_version", -1,
+			       &stmt, NULL) != SQLITE_OK)
 		return 0; /* no table: a new database */
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		*version_r = sqlite3_column_int(stmt, 0);
@@ -329,8 +329,8 @@ static int sqlite_schema_init(struct sqlite_store *ss, const char **error_r)
 	}
 	if (version > STORE_SCHEMA_VERSION) {
 		*error_r = store_error_printf(
-			"store schema version %u is newer than this build's %u",
-			version, STORE_SCHEMA_VERSION);
+		    "store schema version %u is newer than this build's %u",
+		    version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	/* Migrations from older versions go here, each in its own
@@ -347,21 +347,24 @@ static void sqlite_bodies_sweep(struct sqlite_store *ss)
 	time_t now = time(NULL);
 	struct dirent *d;
 	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' && (d->d_name[1] == '\0' ||
-					    strcmp(d->d_name, "..") == 0))
+		if (d->d_name[0] == '.' &&
+		    (d->d_name[1] == '\0' || strcmp(d->d_name, "..") == 0))
 			continue;
-		char *path = i_strdup_printf("%s/%s", ss->bodies_dir, d->d_name);
+		char *path =
+		    i_strdup_printf("%s/%s", ss->bodies_dir, d->d_name);
 		struct stat st;
-		if (stat(path, &st) < 0 || now - st.st_mtime < SQLITE_ORPHAN_AGE_SECS) {
+		if (stat(path, &st) < 0 ||
+		    now - st.st_mtime < SQLITE_ORPHAN_AGE_SECS) {
 			i_free(path);
 			continue;
 		}
 		bool orphan = strncmp(d->d_name, ".tmp-", 5) == 0;
 		if (!orphan) {
 			sqlite3_stmt *stmt;
-			if (sqlite3_prepare_v2(ss->writer->db,
-					       "SELECT 1 FROM body WHERE path=?1",
-					       -1, &stmt, NULL) == SQLITE_OK) {
+			if (sqlite3_prepare_v2(
+				ss->writer->db,
+				"SELECT 1 FROM body WHERE path=?1", -1, &stmt,
+				NULL) == SQLITE_OK) {
 				sqlite3_bind_text(stmt, 1, d->d_name, -1,
 						  SQLITE_STATIC);
 				orphan = sqlite3_step(stmt) == SQLITE_DONE;
@@ -416,9 +419,10 @@ static void *sqlite_checkpoint_thread(void *arg)
 						   &log_pages, &done_pages);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 			char quoted[256];
-			log_warn(NULL, "store_checkpoint_failed", "error=%s",
-				 log_quote(quoted, sizeof(quoted),
-					   sqlite3_errmsg(ss->checkpointer->db)));
+			log_warn(
+			    NULL, "store_checkpoint_failed", "error=%s",
+			    log_quote(quoted, sizeof(quoted),
+				      sqlite3_errmsg(ss->checkpointer->db)));
 		}
 
 		pthread_mutex_lock(&ss->checkpoint_lock);
@@ -433,8 +437,8 @@ static int sqlite_checkpointer_start(struct sqlite_store *ss,
 {
 	if (sqlite_conn_open(ss, false, &ss->checkpointer, error_r) < 0)
 		return -1;
-	if (sqlite_conn_exec(ss->checkpointer, "PRAGMA query_only=0",
-			     error_r) < 0 ||
+	if (sqlite_conn_exec(ss->checkpointer, "PRAGMA query_only=0", error_r) <
+		0 ||
 	    sqlite_conn_exec(ss->writer, "PRAGMA wal_autocheckpoint=0",
 			     error_r) < 0)
 		return -1;
@@ -470,10 +474,10 @@ static int sqlite_store_open(struct store *store, const char **error_r)
 	pthread_cond_init(&ss->checkpoint_cond, NULL);
 	ss->db_path = i_strdup_printf("%s/%s", store->data_dir, SQLITE_DB_FILE);
 	ss->bodies_dir =
-		i_strdup_printf("%s/%s", store->data_dir, SQLITE_BODIES_DIR);
+	    i_strdup_printf("%s/%s", store->data_dir, SQLITE_BODIES_DIR);
 	if (mkdir(ss->bodies_dir, 0700) < 0 && errno != EEXIST) {
 		*error_r = store_error_printf("mkdir(%s): %s", ss->bodies_dir,
-					     strerror(errno));
+					      strerror(errno));
 		return -1;
 	}
 	if (sqlite_conn_open(ss, true, &ss->writer, error_r) < 0)
@@ -550,8 +554,8 @@ static enum store_error sqlite_body_file_write(struct sqlite_store *ss,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = errno == ENOSPC ? STORE_ERR_DISK_FULL : STORE_ERR_TEMP;
-		*error_r = store_error_printf("open(%s): %s", tmp,
-					     strerror(errno));
+		*error_r =
+		    store_error_printf("open(%s): %s", tmp, strerror(errno));
 		goto out;
 	}
 	size_t done = 0;
@@ -563,7 +567,7 @@ static enum store_error sqlite_body_file_write(struct sqlite_store *ss,
 			err = errno == ENOSPC ? STORE_ERR_DISK_FULL
 					      : STORE_ERR_TEMP;
 			*error_r = store_error_printf("write(%s): %s", tmp,
-						     strerror(errno));
+						      strerror(errno));
 			break;
 		}
 		done += n;
@@ -571,13 +575,13 @@ static enum store_error sqlite_body_file_write(struct sqlite_store *ss,
 	if (err == STORE_OK && fdatasync(fd) < 0) {
 		err = errno == ENOSPC ? STORE_ERR_DISK_FULL : STORE_ERR_TEMP;
 		*error_r = store_error_printf("fdatasync(%s): %s", tmp,
-					     strerror(errno));
+					      strerror(errno));
 	}
 	close(fd);
 	if (err == STORE_OK && rename(tmp, final) < 0) {
 		err = STORE_ERR_TEMP;
-		*error_r = store_error_printf("rename(%s): %s", tmp,
-					     strerror(errno));
+		*error_r =
+		    store_error_printf("rename(%s): %s", tmp, strerror(errno));
 	}
 	if (err != STORE_OK) {
 		(void)unlink(tmp);
@@ -586,7 +590,7 @@ static enum store_error sqlite_body_file_write(struct sqlite_store *ss,
 	if (sqlite_fsync_dir(ss->bodies_dir) < 0) {
 		err = STORE_ERR_TEMP;
 		*error_r = store_error_printf("fsync(%s): %s", ss->bodies_dir,
-					     strerror(errno));
+					      strerror(errno));
 		(void)unlink(final);
 		goto out;
 	}
@@ -604,8 +608,8 @@ static void sqlite_body_files_remove(struct sqlite_store *ss,
 		struct store_new_body *body = &txn->ops[i].body;
 		if (body->file_name == NULL)
 			continue;
-		char *path = i_strdup_printf("%s/%s", ss->bodies_dir,
-					     body->file_name);
+		char *path =
+		    i_strdup_printf("%s/%s", ss->bodies_dir, body->file_name);
 		(void)unlink(path);
 		i_free(path);
 		i_free(body->file_name);
@@ -619,12 +623,13 @@ static enum store_error sqlite_store_txn_prepare(struct store *store,
 	struct sqlite_store *ss = sqlite_store_get(store);
 	for (unsigned i = 0; i < txn->op_count; i++) {
 		struct store_op *op = &txn->ops[i];
-		if ((op->type != STORE_OP_DELIVER && op->type != STORE_OP_APPEND) ||
+		if ((op->type != STORE_OP_DELIVER &&
+		     op->type != STORE_OP_APPEND) ||
 		    op->body.size <= store->body_inline_max ||
 		    op->body.file_name != NULL)
 			continue;
-		enum store_error err = sqlite_body_file_write(ss, &op->body,
-							      error_r);
+		enum store_error err =
+		    sqlite_body_file_write(ss, &op->body, error_r);
 		if (err != STORE_OK) {
 			sqlite_body_files_remove(ss, txn);
 			return err;
@@ -641,6 +646,7 @@ static enum store_error sqlite_store_batch_begin(struct store *store,
 {
 	struct sqlite_store *ss = sqlite_store_get(store);
 	ss->batch_broken = false;
+	ss->batch_error = STORE_ERR_TEMP;
 	int rc = sqlite_conn_exec(ss->writer, "BEGIN IMMEDIATE", error_r);
 	return rc < 0 ? sqlite_store_error(-rc) : STORE_OK;
 }
@@ -650,8 +656,10 @@ static enum store_error sqlite_store_batch_commit(struct store *store,
 {
 	struct sqlite_store *ss = sqlite_store_get(store);
 	if (ss->batch_broken) {
-		*error_r = "the batch was rolled back by the database";
-		return STORE_ERR_TEMP;
+		*error_r = ss->batch_error == STORE_ERR_DISK_FULL
+			       ? "disk full: the batch was rolled back"
+			       : "the batch was rolled back by the database";
+		return ss->batch_error;
 	}
 	int rc = sqlite_conn_exec(ss->writer, "COMMIT", error_r);
 	if (rc < 0) {
@@ -681,7 +689,8 @@ static void sqlite_store_batch_abort(struct store *store,
 {
 	struct sqlite_store *ss = sqlite_store_get(store);
 	if (!sqlite3_get_autocommit(ss->writer->db))
-		(void)sqlite3_exec(ss->writer->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)sqlite3_exec(ss->writer->db, "ROLLBACK", NULL, NULL,
+				   NULL);
 	sqlite_unlink_list_clear(ss, false);
 	for (unsigned i = 0; i < count; i++)
 		sqlite_body_files_remove(ss, txns[i]);
@@ -701,33 +710,33 @@ static void sqlite_store_after_commit(struct store *store,
 }
 
 const struct store_backend store_backend_sqlite = {
-	.name = "sqlite",
-	.open = sqlite_store_open,
-	.close = sqlite_store_close,
-	.schema_version = sqlite_store_schema_version,
-	.txn_prepare = sqlite_store_txn_prepare,
-	.batch_begin = sqlite_store_batch_begin,
-	.txn_apply = sqlite_store_txn_apply,
-	.batch_commit = sqlite_store_batch_commit,
-	.batch_abort = sqlite_store_batch_abort,
-	.after_commit = sqlite_store_after_commit,
-	.account_lookup = sqlite_store_account_lookup,
-	.account_list = sqlite_store_account_list,
-	.domain_list = sqlite_store_domain_list,
-	.domain_exists = sqlite_store_domain_exists,
-	.alias_list = sqlite_store_alias_list,
-	.alias_targets = sqlite_store_alias_targets,
-	.account_id = sqlite_store_account_id,
-	.mailbox_list = sqlite_store_mailbox_list,
-	.mailbox_lookup = sqlite_store_mailbox_lookup,
-	.subscription_list = sqlite_store_subscription_list,
-	.mailbox_status = sqlite_store_mailbox_status,
-	.message_iter_init = sqlite_store_message_iter_init,
-	.message_iter_next = sqlite_store_message_iter_next,
-	.message_iter_deinit = sqlite_store_message_iter_deinit,
-	.message_get = sqlite_store_message_get,
-	.body_open = sqlite_store_body_open,
-	.body_size = sqlite_store_body_size,
-	.body_read = sqlite_store_body_read,
-	.body_close = sqlite_store_body_close,
+    .name = "sqlite",
+    .open = sqlite_store_open,
+    .close = sqlite_store_close,
+    .schema_version = sqlite_store_schema_version,
+    .txn_prepare = sqlite_store_txn_prepare,
+    .batch_begin = sqlite_store_batch_begin,
+    .txn_apply = sqlite_store_txn_apply,
+    .batch_commit = sqlite_store_batch_commit,
+    .batch_abort = sqlite_store_batch_abort,
+    .after_commit = sqlite_store_after_commit,
+    .account_lookup = sqlite_store_account_lookup,
+    .account_list = sqlite_store_account_list,
+    .domain_list = sqlite_store_domain_list,
+    .domain_exists = sqlite_store_domain_exists,
+    .alias_list = sqlite_store_alias_list,
+    .alias_targets = sqlite_store_alias_targets,
+    .account_id = sqlite_store_account_id,
+    .mailbox_list = sqlite_store_mailbox_list,
+    .mailbox_lookup = sqlite_store_mailbox_lookup,
+    .subscription_list = sqlite_store_subscription_list,
+    .mailbox_status = sqlite_store_mailbox_status,
+    .message_iter_init = sqlite_store_message_iter_init,
+    .message_iter_next = sqlite_store_message_iter_next,
+    .message_iter_deinit = sqlite_store_message_iter_deinit,
+    .message_get = sqlite_store_message_get,
+    .body_open = sqlite_store_body_open,
+    .body_size = sqlite_store_body_size,
+    .body_read = sqlite_store_body_read,
+    .body_close = sqlite_store_body_close,
 };

@@ -42,8 +42,9 @@ struct sqlite_store {
 	struct sqlite_conn *readers; /* idle read connections */
 
 	/* Writer state for the batch in progress. */
-	bool batch_broken;            /* SQLite rolled the batch back itself */
-	char **unlink_paths;          /* body files freed by this batch */
+	bool batch_broken;	      /* SQLite rolled the batch back itself */
+	enum store_error batch_error; /* why */
+	char **unlink_paths;	      /* body files freed by this batch */
 	unsigned unlink_count, unlink_alloc;
 };
 
@@ -98,8 +99,7 @@ int sqlite_store_alias_list(struct store *store, const char *domain,
 			    struct pool *pool, struct store_alias **aliases_r,
 			    unsigned *count_r, const char **error_r);
 int sqlite_store_alias_targets(struct store *store, const char *source,
-			       struct pool *pool,
-			       const char *const **targets_r,
+			       struct pool *pool, const char *const **targets_r,
 			       unsigned *count_r, const char **error_r);
 int sqlite_store_account_id(struct store *store, const char *address,
 			    int64_t *id_r, const char **error_r);

@@ -66,7 +66,8 @@ bool store_mailbox_name_valid(const char *name)
 	size_t len = strlen(name);
 	if (len == 0 || len > STORE_MAILBOX_NAME_MAX)
 		return false;
-	if (name[0] == STORE_HIERARCHY_SEP || name[len - 1] == STORE_HIERARCHY_SEP)
+	if (name[0] == STORE_HIERARCHY_SEP ||
+	    name[len - 1] == STORE_HIERARCHY_SEP)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = name[i];
@@ -74,7 +75,8 @@ bool store_mailbox_name_valid(const char *name)
 		 * never be matched literally. */
 		if (c < 0x20 || c == 0x7f || c == '*' || c == '%')
 			return false;
-		if (c == STORE_HIERARCHY_SEP && name[i + 1] == STORE_HIERARCHY_SEP)
+		if (c == STORE_HIERARCHY_SEP &&
+		    name[i + 1] == STORE_HIERARCHY_SEP)
 			return false;
 	}
 	return true;
@@ -143,8 +145,10 @@ static bool store_keywords_merge(struct buf *list, const char *src, bool add)
 			const char *q = buf_cstr(list);
 			while (*q != '\0') {
 				const char *qe = strchr(q, ' ');
-				size_t ql = qe == NULL ? strlen(q) : (size_t)(qe - q);
-				if (!(ql == len && str_ascii_ncmp_ci(q, p, len) == 0)) {
+				size_t ql =
+				    qe == NULL ? strlen(q) : (size_t)(qe - q);
+				if (!(ql == len &&
+				      str_ascii_ncmp_ci(q, p, len) == 0)) {
 					if (out.len > 0)
 						buf_append_byte(&out, ' ');
 					buf_append(&out, q, ql);

@@ -102,7 +102,8 @@ static void store_watch_post(struct store_watch_shared *w,
 	size_t size = sizeof(struct store_watch_event) +
 		      i_size_mul(count, sizeof(struct store_change));
 	for (unsigned i = 0; i < count; i++)
-		size = i_size_add(size, strlen(changes[i]->change.keywords) + 1);
+		size =
+		    i_size_add(size, strlen(changes[i]->change.keywords) + 1);
 	struct store_watch_event *ev = i_malloc(size);
 	ev->watch = w;
 	ev->count = count;
@@ -136,10 +137,10 @@ void store_watch_dispatch(struct store *store, struct store_txn *const *txns,
 	/* Group the batch's changes by mailbox, keeping commit order, and
 	 * post one event per watch of each mailbox. */
 	const struct store_txn_change **list =
-		i_new(const struct store_txn_change *, total);
+	    i_new(const struct store_txn_change *, total);
 	bool *taken = i_new(bool, total);
 	const struct store_txn_change **flat =
-		i_new(const struct store_txn_change *, total);
+	    i_new(const struct store_txn_change *, total);
 	unsigned n = 0;
 	for (unsigned i = 0; i < count; i++) {
 		for (unsigned j = 0; j < txns[i]->change_count; j++)
@@ -157,8 +158,8 @@ void store_watch_dispatch(struct store *store, struct store_txn *const *txns,
 			}
 		}
 		unsigned b = store_watch_bucket(mailbox_id);
-		for (struct store_watch_shared *w = store->watches[b]; w != NULL;
-		     w = w->next) {
+		for (struct store_watch_shared *w = store->watches[b];
+		     w != NULL; w = w->next) {
 			if (w->mailbox_id == mailbox_id)
 				store_watch_post(w, list, m);
 		}

@@ -21,14 +21,22 @@ const char *store_error_printf(const char *fmt, ...)
 const char *store_error_str(enum store_error error)
 {
 	switch (error) {
-	case STORE_OK: return "ok";
-	case STORE_ERR_TEMP: return "temporary failure";
-	case STORE_ERR_DISK_FULL: return "disk full";
-	case STORE_ERR_OVER_QUOTA: return "over quota";
-	case STORE_ERR_NOT_FOUND: return "not found";
-	case STORE_ERR_EXISTS: return "already exists";
-	case STORE_ERR_INVALID: return "invalid argument";
-	case STORE_ERR_HAS_CHILDREN: return "mailbox has children";
+	case STORE_OK:
+		return "ok";
+	case STORE_ERR_TEMP:
+		return "temporary failure";
+	case STORE_ERR_DISK_FULL:
+		return "disk full";
+	case STORE_ERR_OVER_QUOTA:
+		return "over quota";
+	case STORE_ERR_NOT_FOUND:
+		return "not found";
+	case STORE_ERR_EXISTS:
+		return "already exists";
+	case STORE_ERR_INVALID:
+		return "invalid argument";
+	case STORE_ERR_HAS_CHILDREN:
+		return "mailbox has children";
 	}
 	return "unknown error";
 }
@@ -49,8 +57,8 @@ static void store_txn_complete(void *ctx)
 		store_txn_destroy(&txn);
 }
 
-static void store_writer_run_batch(struct store *store,
-				   struct store_txn **txns, unsigned count)
+static void store_writer_run_batch(struct store *store, struct store_txn **txns,
+				   unsigned count)
 {
 	const struct store_backend *be = store->backend;
 	const char *error;
@@ -72,8 +80,8 @@ static void store_writer_run_batch(struct store *store,
 	if (err != STORE_OK) {
 		/* Nothing of the batch is durable: every transaction that
 		 * looked fine fails with the batch's error. */
-		log_error(NULL, "store_batch_failed", "txns=%u error=%s",
-			  count, store_error_str(err));
+		log_error(NULL, "store_batch_failed", "txns=%u error=%s", count,
+			  store_error_str(err));
 		be->batch_abort(store, txns, count);
 		for (unsigned i = 0; i < count; i++) {
 			if (txns[i]->error == STORE_OK) {
@@ -141,7 +149,7 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	const struct store_backend *be = store_backend_find(set->backend);
 	if (be == NULL) {
 		*error_r = store_error_printf("unknown store backend %s",
-					     set->backend);
+					      set->backend);
 		return -1;
 	}
 	if (set->data_dir == NULL || set->data_dir[0] == '\0') {
@@ -150,7 +158,7 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	}
 	if (mkdir(set->data_dir, 0700) < 0 && errno != EEXIST) {
 		*error_r = store_error_printf("mkdir(%s): %s", set->data_dir,
-					     strerror(errno));
+					      strerror(errno));
 		return -1;
 	}
 
@@ -158,11 +166,11 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	store->backend = be;
 	store->data_dir = i_strdup(set->data_dir);
 	store->body_inline_max =
-		set->body_inline_max > 0 ? set->body_inline_max : 1024 * 1024;
-	store->subaddress_separator =
-		set->no_subaddress ? '\0'
-		: set->subaddress_separator != '\0' ? set->subaddress_separator
-						    : '+';
+	    set->body_inline_max > 0 ? set->body_inline_max : 1024 * 1024;
+	store->subaddress_separator = set->no_subaddress ? '\0'
+				      : set->subaddress_separator != '\0'
+					  ? set->subaddress_separator
+					  : '+';
 	if (set->postmaster_account != NULL &&
 	    set->postmaster_account[0] != '\0') {
 		store->postmaster_account = i_strdup(set->postmaster_account);
@@ -170,7 +178,7 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	}
 	store->batch_max = set->batch_max > 0 ? set->batch_max : 256;
 	store->alias_depth_max =
-		set->alias_depth_max > 0 ? set->alias_depth_max : 8;
+	    set->alias_depth_max > 0 ? set->alias_depth_max : 8;
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_cond_init(&store->cond, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
@@ -289,7 +297,8 @@ void store_txn_reset_results(struct store_txn *txn)
 		r->error = err;
 		r->error_text = "";
 	}
-	txn->error_text = text == NULL ? "" : pool_strdup(txn->result_pool, text);
+	txn->error_text =
+	    text == NULL ? "" : pool_strdup(txn->result_pool, text);
 	i_free(text);
 	txn->change_count = 0;
 }
@@ -300,11 +309,11 @@ void store_txn_add_change(struct store_txn *txn, int64_t mailbox_id,
 {
 	if (txn->change_count == txn->change_alloc) {
 		txn->change_alloc = txn->change_alloc == 0
-					    ? 16
-					    : i_size_mul(txn->change_alloc, 2);
-		txn->changes = i_realloc(
-			txn->changes,
-			i_size_mul(txn->change_alloc, sizeof(*txn->changes)));
+					? 16
+					: i_size_mul(txn->change_alloc, 2);
+		txn->changes =
+		    i_realloc(txn->changes, i_size_mul(txn->change_alloc,
+						       sizeof(*txn->changes)));
 	}
 	struct store_txn_change *c = &txn->changes[txn->change_count++];
 	c->mailbox_id = mailbox_id;
@@ -321,9 +330,10 @@ static struct store_op *store_txn_op_new(struct store_txn *txn,
 {
 	i_assert(!txn->submitted);
 	if (txn->op_count == txn->op_alloc) {
-		txn->op_alloc = txn->op_alloc == 0 ? 4 : i_size_mul(txn->op_alloc, 2);
-		txn->ops = i_realloc(txn->ops,
-				     i_size_mul(txn->op_alloc, sizeof(*txn->ops)));
+		txn->op_alloc =
+		    txn->op_alloc == 0 ? 4 : i_size_mul(txn->op_alloc, 2);
+		txn->ops = i_realloc(
+		    txn->ops, i_size_mul(txn->op_alloc, sizeof(*txn->ops)));
 	}
 	*idx_r = txn->op_count;
 	struct store_op *op = &txn->ops[txn->op_count++];
@@ -394,12 +404,11 @@ unsigned store_txn_account_set_credentials(struct store_txn *txn,
 	return idx;
 }
 
-unsigned store_txn_account_set_quota(struct store_txn *txn,
-				     const char *address, uint64_t bytes,
-				     uint64_t messages)
+unsigned store_txn_account_set_quota(struct store_txn *txn, const char *address,
+				     uint64_t bytes, uint64_t messages)
 {
 	unsigned idx =
-		store_txn_op_s(txn, STORE_OP_ACCOUNT_SET_QUOTA, address, NULL);
+	    store_txn_op_s(txn, STORE_OP_ACCOUNT_SET_QUOTA, address, NULL);
 	txn->ops[idx].n1 = bytes;
 	txn->ops[idx].n2 = messages;
 	return idx;
@@ -408,8 +417,8 @@ unsigned store_txn_account_set_quota(struct store_txn *txn,
 unsigned store_txn_account_set_disabled(struct store_txn *txn,
 					const char *address, bool disabled)
 {
-	unsigned idx = store_txn_op_s(txn, STORE_OP_ACCOUNT_SET_DISABLED,
-				      address, NULL);
+	unsigned idx =
+	    store_txn_op_s(txn, STORE_OP_ACCOUNT_SET_DISABLED, address, NULL);
 	txn->ops[idx].b = disabled;
 	return idx;
 }
@@ -439,8 +448,8 @@ unsigned store_txn_mailbox_create(struct store_txn *txn, int64_t account_id,
 unsigned store_txn_mailbox_rename(struct store_txn *txn, int64_t account_id,
 				  const char *old_name, const char *new_name)
 {
-	unsigned idx = store_txn_op_s(txn, STORE_OP_MAILBOX_RENAME, old_name,
-				      new_name);
+	unsigned idx =
+	    store_txn_op_s(txn, STORE_OP_MAILBOX_RENAME, old_name, new_name);
 	txn->ops[idx].account_id = account_id;
 	return idx;
 }
@@ -466,14 +475,15 @@ unsigned store_txn_mailbox_claim_recent(struct store_txn *txn,
 					int64_t mailbox_id, uint32_t uid)
 {
 	unsigned idx;
-	struct store_op *op = store_txn_op_new(txn, STORE_OP_CLAIM_RECENT, &idx);
+	struct store_op *op =
+	    store_txn_op_new(txn, STORE_OP_CLAIM_RECENT, &idx);
 	op->mailbox_id = mailbox_id;
 	op->uid = uid;
 	return idx;
 }
 
-unsigned store_txn_deliver(struct store_txn *txn, const void *data,
-			   size_t size, time_t internaldate,
+unsigned store_txn_deliver(struct store_txn *txn, const void *data, size_t size,
+			   time_t internaldate,
 			   const struct store_delivery_rcpt *rcpts,
 			   unsigned rcpt_count, enum store_deliver_flags flags)
 {
@@ -485,7 +495,7 @@ unsigned store_txn_deliver(struct store_txn *txn, const void *data,
 		op->rcpts[i] = rcpts[i];
 		op->rcpts[i].mailbox = pool_strdup(txn->pool, rcpts[i].mailbox);
 		op->rcpts[i].keywords =
-			pool_strdup(txn->pool, rcpts[i].keywords);
+		    pool_strdup(txn->pool, rcpts[i].keywords);
 	}
 	op->rcpt_count = rcpt_count;
 	store_new_body_init(&op->body, data, size,
@@ -659,8 +669,7 @@ unsigned store_txn_op_count(const struct store_txn *txn)
 	return txn->op_count;
 }
 
-static enum store_error store_txn_wait_one(struct store_txn *txn,
-					   int64_t *id_r,
+static enum store_error store_txn_wait_one(struct store_txn *txn, int64_t *id_r,
 					   const char **error_r)
 {
 	enum store_error err = store_txn_commit_wait(txn);
@@ -739,9 +748,9 @@ int store_domain_exists(struct store *store, const char *domain,
 	return store->backend->domain_exists(store, domain, error_r);
 }
 
-int store_alias_list(struct store *store, const char *domain,
-		     struct pool *pool, struct store_alias **aliases_r,
-		     unsigned *count_r, const char **error_r)
+int store_alias_list(struct store *store, const char *domain, struct pool *pool,
+		     struct store_alias **aliases_r, unsigned *count_r,
+		     const char **error_r)
 {
 	return store->backend->alias_list(store, domain, pool, aliases_r,
 					  count_r, error_r);
@@ -793,10 +802,11 @@ struct store_message_iter_head {
 	struct store *store;
 };
 
-struct store_message_iter *
-store_message_iter_init(struct store *store, int64_t mailbox_id,
-			uint32_t uid_first, uint32_t uid_last,
-			uint64_t changedsince)
+struct store_message_iter *store_message_iter_init(struct store *store,
+						   int64_t mailbox_id,
+						   uint32_t uid_first,
+						   uint32_t uid_last,
+						   uint64_t changedsince)
 {
 	return store->backend->message_iter_init(store, mailbox_id, uid_first,
 						 uid_last, changedsince);
@@ -835,7 +845,7 @@ int store_body_open(struct store *store, int64_t body_id,
 uint64_t store_body_size(const struct store_body *body)
 {
 	const struct store *store =
-		((const struct store_message_iter_head *)body)->store;
+	    ((const struct store_message_iter_head *)body)->store;
 	return store->backend->body_size(body);
 }
 

@@ -209,7 +209,7 @@ static int crash_check(const char *dir)
 	int failures = 0;
 	unsigned count = 0;
 	struct store_message_iter *iter =
-		store_message_iter_init(store, mb->id, 1, 0, 0);
+	    store_message_iter_init(store, mb->id, 1, 0, 0);
 	struct store_message m;
 	while (store_message_iter_next(iter, &m) > 0) {
 		struct store_body *body;
@@ -220,7 +220,9 @@ static int crash_check(const char *dir)
 		}
 		uint64_t size = store_body_size(body);
 		char *data = i_malloc(size + 1);
-		ssize_t n = size == 0 ? 0 : store_body_read(body, 0, data, size, &error);
+		ssize_t n = size == 0
+				? 0
+				: store_body_read(body, 0, data, size, &error);
 		store_body_close(&body);
 		unsigned long long id = 0;
 		if (n != (ssize_t)size ||
@@ -233,7 +235,8 @@ static int crash_check(const char *dir)
 		crash_message(id, &expect);
 		if (expect.len != size || m.size != size ||
 		    memcmp(expect.data, data, size) != 0) {
-			printf("BAD uid %u: content of %llu differs\n", m.uid, id);
+			printf("BAD uid %u: content of %llu differs\n", m.uid,
+			       id);
 			failures++;
 		}
 		i_free(data);
@@ -261,6 +264,7 @@ int main(int argc, char **argv)
 		return crash_run(argv[2], strtoull(argv[3], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
 		return crash_check(argv[2]);
-	fprintf(stderr, "usage: store-crash-helper run DIR FIRST_ID | check DIR\n");
+	fprintf(stderr,
+		"usage: store-crash-helper run DIR FIRST_ID | check DIR\n");
 	return 2;
 }

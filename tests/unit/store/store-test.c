@@ -32,8 +32,8 @@ void test_tmpdir_remove(char **path)
 struct store *test_store_open(const char *dir, const char *postmaster)
 {
 	struct store_settings set = {
-		.data_dir = dir,
-		.postmaster_account = postmaster,
+	    .data_dir = dir,
+	    .postmaster_account = postmaster,
 	};
 	struct store *store = NULL;
 	const char *error = NULL;
@@ -130,22 +130,23 @@ unsigned test_loop_run_pending(struct test_loop *loop)
 void test_store_fixture(struct store *store, int64_t *alice_r, int64_t *bob_r)
 {
 	const char *error;
-	assert_int_equal(store_domain_add(store, "example.com", &error), STORE_OK);
+	assert_int_equal(store_domain_add(store, "example.com", &error),
+			 STORE_OK);
 	struct store_credentials cred = {.password_hash = "$y$fake"};
 	assert_int_equal(store_account_add(store, "alice@example.com", &cred,
 					   alice_r, &error),
 			 STORE_OK);
-	assert_int_equal(store_account_add(store, "bob@example.com", &cred,
-					   bob_r, &error),
-			 STORE_OK);
+	assert_int_equal(
+	    store_account_add(store, "bob@example.com", &cred, bob_r, &error),
+	    STORE_OK);
 }
 
 uint32_t test_deliver(struct store *store, int64_t account_id, const char *data)
 {
 	struct store_txn *txn = store_txn_create(store);
 	struct store_delivery_rcpt rcpt = {.account_id = account_id};
-	unsigned op = store_txn_deliver(txn, data, strlen(data), 1700000000,
-					&rcpt, 1, 0);
+	unsigned op =
+	    store_txn_deliver(txn, data, strlen(data), 1700000000, &rcpt, 1, 0);
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	uint32_t uid = store_txn_result(txn, op)->uids[0];
 	store_txn_destroy(&txn);
@@ -158,9 +159,9 @@ int64_t test_mailbox_id(struct store *store, int64_t account_id,
 	struct pool *pool = pool_create("test", 256);
 	struct store_mailbox *mb;
 	const char *error;
-	assert_int_equal(store_mailbox_lookup(store, account_id, name, pool, &mb,
-					      &error),
-			 1);
+	assert_int_equal(
+	    store_mailbox_lookup(store, account_id, name, pool, &mb, &error),
+	    1);
 	int64_t id = mb->id;
 	pool_destroy(&pool);
 	return id;

@@ -40,7 +40,8 @@ unsigned test_loop_run_pending(struct test_loop *loop);
 /* Sets up example.com with alice@ and bob@; returns their ids. */
 void test_store_fixture(struct store *store, int64_t *alice_r, int64_t *bob_r);
 /* Delivers data to one account's INBOX and waits; returns the UID. */
-uint32_t test_deliver(struct store *store, int64_t account_id, const char *data);
+uint32_t test_deliver(struct store *store, int64_t account_id,
+		      const char *data);
 /* INBOX id of an account. */
 int64_t test_mailbox_id(struct store *store, int64_t account_id,
 			const char *name);

@@ -64,14 +64,14 @@ static void test_domains(void **state)
 			 STORE_ERR_EXISTS);
 	assert_int_equal(store_domain_add(f->store, "bad..name", &error),
 			 STORE_ERR_INVALID);
-	assert_int_equal(store_domain_exists(f->store, "EXAMPLE.org", &error), 1);
+	assert_int_equal(store_domain_exists(f->store, "EXAMPLE.org", &error),
+			 1);
 	assert_int_equal(store_domain_exists(f->store, "nope.test", &error), 0);
 
 	const char *const *domains;
 	unsigned count;
-	assert_int_equal(store_domain_list(f->store, f->pool, &domains, &count,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_domain_list(f->store, f->pool, &domains, &count, &error), 1);
 	assert_int_equal(count, 2);
 	assert_string_equal(domains[0], "example.com");
 	assert_string_equal(domains[1], "example.org");
@@ -85,7 +85,8 @@ static void test_domains(void **state)
 	store_txn_domain_del(txn, "example.org");
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_domain_exists(f->store, "example.org", &error), 0);
+	assert_int_equal(store_domain_exists(f->store, "example.org", &error),
+			 0);
 }
 
 static void test_accounts(void **state)
@@ -97,12 +98,12 @@ static void test_accounts(void **state)
 	assert_int_equal(store_account_add(f->store, "Alice@Example.com", NULL,
 					   NULL, &error),
 			 STORE_ERR_EXISTS);
-	assert_int_equal(store_account_add(f->store, "x@unknown.test", NULL,
-					   NULL, &error),
-			 STORE_ERR_NOT_FOUND);
-	assert_int_equal(store_account_add(f->store, "no-at-sign", NULL, NULL,
-					   &error),
-			 STORE_ERR_INVALID);
+	assert_int_equal(
+	    store_account_add(f->store, "x@unknown.test", NULL, NULL, &error),
+	    STORE_ERR_NOT_FOUND);
+	assert_int_equal(
+	    store_account_add(f->store, "no-at-sign", NULL, NULL, &error),
+	    STORE_ERR_INVALID);
 
 	assert_int_equal(store_account_lookup(f->store, "ALICE@example.COM",
 					      f->pool, &a, &error),
@@ -118,20 +119,20 @@ static void test_accounts(void **state)
 
 	/* Credentials: stored as given, serial bumped. */
 	struct store_credentials cred = {
-		.password_hash = "$y$new",
-		.scram_salt = "c2FsdA==",
-		.scram_iterations = 4096,
-		.scram_stored_key = "c3RvcmVk",
-		.scram_server_key = "c2VydmVy",
+	    .password_hash = "$y$new",
+	    .scram_salt = "c2FsdA==",
+	    .scram_iterations = 4096,
+	    .scram_stored_key = "c3RvcmVk",
+	    .scram_server_key = "c2VydmVy",
 	};
 	struct store_txn *txn = store_txn_create(f->store);
 	store_txn_account_set_credentials(txn, "alice@example.com", &cred);
 	store_txn_account_set_quota(txn, "alice@example.com", 1000, 5);
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_account_lookup_id(f->store, f->alice, f->pool, &a,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->alice, f->pool, &a, &error),
+	    1);
 	assert_string_equal(a->password_hash, "$y$new");
 	assert_string_equal(a->scram_salt, "c2FsdA==");
 	assert_int_equal(a->scram_iterations, 4096);
@@ -144,13 +145,13 @@ static void test_accounts(void **state)
 	/* Unknown account: the whole transaction fails, nothing applies. */
 	txn = store_txn_create(f->store);
 	store_txn_account_set_quota(txn, "bob@example.com", 7, 7);
-	unsigned op = store_txn_account_set_quota(txn, "nobody@example.com", 1, 1);
+	unsigned op =
+	    store_txn_account_set_quota(txn, "nobody@example.com", 1, 1);
 	assert_int_equal(store_txn_commit_wait(txn), STORE_ERR_NOT_FOUND);
 	assert_int_equal(store_txn_result(txn, op)->error, STORE_ERR_NOT_FOUND);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_account_lookup_id(f->store, f->bob, f->pool, &a,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->bob, f->pool, &a, &error), 1);
 	assert_int_equal(a->quota_bytes, 0);
 
 	struct store_account *list;
@@ -171,9 +172,9 @@ static void test_accounts(void **state)
 					      f->pool, &a, &error),
 			 0);
 	struct store_mailbox *mbs;
-	assert_int_equal(store_mailbox_list(f->store, f->bob, f->pool, &mbs,
-					    &count, &error),
-			 1);
+	assert_int_equal(
+	    store_mailbox_list(f->store, f->bob, f->pool, &mbs, &count, &error),
+	    1);
 	assert_int_equal(count, 0);
 }
 
@@ -298,7 +299,8 @@ static void test_resolver(void **state)
 static void test_subaddress_settings(void **state)
 {
 	char *dir = test_tmpdir();
-	struct store_settings set = {.data_dir = dir, .subaddress_separator = '-'};
+	struct store_settings set = {.data_dir = dir,
+				     .subaddress_separator = '-'};
 	struct store *store;
 	const char *error;
 	assert_int_equal(store_open(&set, &store, &error), 1);
@@ -306,24 +308,21 @@ static void test_subaddress_settings(void **state)
 	test_store_fixture(store, &alice, &bob);
 	struct pool *pool = pool_create("t", 256);
 	struct store_resolution res;
-	assert_int_equal(store_resolve(store, "alice-x@example.com", pool, &res,
-				       &error),
-			 1);
+	assert_int_equal(
+	    store_resolve(store, "alice-x@example.com", pool, &res, &error), 1);
 	assert_int_equal(res.account_ids[0], alice);
-	assert_int_equal(store_resolve(store, "alice+x@example.com", pool, &res,
-				       &error),
-			 0);
+	assert_int_equal(
+	    store_resolve(store, "alice+x@example.com", pool, &res, &error), 0);
 	/* No postmaster account configured: unknown. */
-	assert_int_equal(store_resolve(store, "postmaster@example.com", pool,
-				       &res, &error),
-			 0);
+	assert_int_equal(
+	    store_resolve(store, "postmaster@example.com", pool, &res, &error),
+	    0);
 	store_close(&store);
 
 	set.no_subaddress = true;
 	assert_int_equal(store_open(&set, &store, &error), 1);
-	assert_int_equal(store_resolve(store, "alice-x@example.com", pool, &res,
-				       &error),
-			 0);
+	assert_int_equal(
+	    store_resolve(store, "alice-x@example.com", pool, &res, &error), 0);
 	store_close(&store);
 	pool_destroy(&pool);
 	test_tmpdir_remove(&dir);
@@ -332,12 +331,12 @@ static void test_subaddress_settings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_permissions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resolver, setup, teardown),
-		cmocka_unit_test(test_subaddress_settings),
+	    cmocka_unit_test_setup_teardown(test_open_permissions, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resolver, setup, teardown),
+	    cmocka_unit_test(test_subaddress_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,12 +94,13 @@ static void test_group_commit(void **state)
 	for (unsigned a = 0; a < 2; a++) {
 		int64_t inbox = test_mailbox_id(store, ids[a], "INBOX");
 		struct store_mailbox_status st;
-		assert_int_equal(store_mailbox_status(store, inbox, &st, &error), 1);
+		assert_int_equal(
+		    store_mailbox_status(store, inbox, &st, &error), 1);
 		unsigned expect = SUBMITS_PER_THREAD * SUBMIT_THREADS / 2;
 		assert_int_equal(st.messages, expect);
 		assert_int_equal(st.uidnext, expect + 1);
 		struct store_message_iter *iter =
-			store_message_iter_init(store, inbox, 1, 0, 0);
+		    store_message_iter_init(store, inbox, 1, 0, 0);
 		struct store_message m;
 		uint32_t prev = 0;
 		unsigned n = 0;
@@ -133,7 +134,8 @@ static void watch_cb(void *ctx, int64_t mailbox_id,
 	if (!pthread_equal(pthread_self(), w->owner))
 		w->wrong_thread = true;
 	w->calls++;
-	for (unsigned i = 0; i < count && w->count < N_ELEMENTS(w->changes); i++) {
+	for (unsigned i = 0; i < count && w->count < N_ELEMENTS(w->changes);
+	     i++) {
 		w->changes[w->count] = changes[i];
 		snprintf(w->keywords[w->count], sizeof(w->keywords[0]), "%s",
 			 changes[i].keywords);
@@ -153,7 +155,8 @@ static void *other_thread(void *arg)
 {
 	struct other_ctx *o = arg;
 	for (int i = 0; i < 3; i++)
-		test_deliver(o->store, o->account_id, "Subject: w\r\n\r\nx\r\n");
+		test_deliver(o->store, o->account_id,
+			     "Subject: w\r\n\r\nx\r\n");
 	struct store_txn *txn = store_txn_create(o->store);
 	struct store_uid_range r = {2, 2};
 	store_txn_flags(txn, o->inbox, &r, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
@@ -178,13 +181,14 @@ static void test_watch(void **state)
 	test_loop_init(&loop);
 	struct watcher w = {.owner = pthread_self(), .want = 5};
 	struct store_watch *watch =
-		store_watch_create(store, inbox, &loop.target, watch_cb, &w);
+	    store_watch_create(store, inbox, &loop.target, watch_cb, &w);
 
 	/* Bob's mail is not ours. */
 	test_deliver(store, bob, "Subject: b\r\n\r\nx\r\n");
 	(void)bob_inbox;
 
-	struct other_ctx o = {.store = store, .account_id = alice, .inbox = inbox};
+	struct other_ctx o = {
+	    .store = store, .account_id = alice, .inbox = inbox};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, other_thread, &o), 0);
 	test_loop_run_until(&loop, &w.enough);
@@ -197,7 +201,8 @@ static void test_watch(void **state)
 		assert_int_equal(w.changes[i].type, STORE_CHANGE_NEW);
 		assert_int_equal(w.changes[i].uid, i + 1);
 		if (i > 0)
-			assert_true(w.changes[i].modseq > w.changes[i - 1].modseq);
+			assert_true(w.changes[i].modseq >
+				    w.changes[i - 1].modseq);
 	}
 	assert_int_equal(w.changes[3].type, STORE_CHANGE_FLAGS);
 	assert_int_equal(w.changes[3].uid, 2);
@@ -211,7 +216,7 @@ static void test_watch(void **state)
 	 * destroy, the first gets nothing, even for posted events. */
 	struct watcher w2 = {.owner = pthread_self(), .want = 1};
 	struct store_watch *watch2 =
-		store_watch_create(store, inbox, &loop.target, watch_cb, &w2);
+	    store_watch_create(store, inbox, &loop.target, watch_cb, &w2);
 	test_deliver(store, alice, "Subject: late\r\n\r\nx\r\n");
 	unsigned calls = w.calls;
 	store_watch_destroy(&watch);
@@ -231,8 +236,8 @@ static void test_watch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_group_commit),
-		cmocka_unit_test(test_watch),
+	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_watch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

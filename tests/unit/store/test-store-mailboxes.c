@@ -30,15 +30,23 @@ static int teardown(void **state)
 	return 0;
 }
 
-static enum store_error mailbox_op(struct fixture *f, int what,
-				   const char *a, const char *b)
+static enum store_error mailbox_op(struct fixture *f, int what, const char *a,
+				   const char *b)
 {
 	struct store_txn *txn = store_txn_create(f->store);
 	switch (what) {
-	case 'c': store_txn_mailbox_create(txn, f->alice, a, 0); break;
-	case 'r': store_txn_mailbox_rename(txn, f->alice, a, b); break;
-	case 'd': store_txn_mailbox_delete(txn, f->alice, a); break;
-	case 's': store_txn_subscribe(txn, f->alice, a, b != NULL); break;
+	case 'c':
+		store_txn_mailbox_create(txn, f->alice, a, 0);
+		break;
+	case 'r':
+		store_txn_mailbox_rename(txn, f->alice, a, b);
+		break;
+	case 'd':
+		store_txn_mailbox_delete(txn, f->alice, a);
+		break;
+	case 's':
+		store_txn_subscribe(txn, f->alice, a, b != NULL);
+		break;
 	}
 	enum store_error err = store_txn_commit_wait(txn);
 	store_txn_destroy(&txn);
@@ -77,12 +85,12 @@ static void test_defaults(void **state)
 		const char *name;
 		enum store_special_use use;
 	} expect[] = {
-		{"INBOX", STORE_SPECIAL_NONE},
-		{"Archive", STORE_SPECIAL_ARCHIVE},
-		{"Drafts", STORE_SPECIAL_DRAFTS},
-		{"Junk", STORE_SPECIAL_JUNK},
-		{"Sent", STORE_SPECIAL_SENT},
-		{"Trash", STORE_SPECIAL_TRASH},
+	    {"INBOX", STORE_SPECIAL_NONE},
+	    {"Archive", STORE_SPECIAL_ARCHIVE},
+	    {"Drafts", STORE_SPECIAL_DRAFTS},
+	    {"Junk", STORE_SPECIAL_JUNK},
+	    {"Sent", STORE_SPECIAL_SENT},
+	    {"Trash", STORE_SPECIAL_TRASH},
 	};
 	for (unsigned i = 0; i < count; i++) {
 		assert_string_equal(mbs[i].name, expect[i].name);
@@ -129,9 +137,8 @@ static void test_create_rename_delete(void **state)
 	assert_true(mb->has_children);
 	int64_t q4 = test_mailbox_id(f->store, f->alice, "Work/2026/Q4");
 	uint32_t uidvalidity_q4;
-	assert_int_equal(store_mailbox_lookup_id(f->store, q4, f->pool, &mb,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_mailbox_lookup_id(f->store, q4, f->pool, &mb, &error), 1);
 	uidvalidity_q4 = mb->uidvalidity;
 
 	/* Rename moves the children, keeping ids and UIDVALIDITY. */
@@ -140,9 +147,8 @@ static void test_create_rename_delete(void **state)
 	assert_string_equal(mailbox_names(f),
 			    "INBOX Archive Drafts Jobs Jobs/Old Jobs/Old/2026 "
 			    "Jobs/Old/2026/Q4 Junk Sent Trash");
-	assert_int_equal(store_mailbox_lookup_id(f->store, q4, f->pool, &mb,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_mailbox_lookup_id(f->store, q4, f->pool, &mb, &error), 1);
 	assert_string_equal(mb->name, "Jobs/Old/2026/Q4");
 	assert_int_equal(mb->uidvalidity, uidvalidity_q4);
 	assert_int_equal(store_mailbox_lookup(f->store, f->alice,
@@ -160,7 +166,8 @@ static void test_create_rename_delete(void **state)
 	assert_int_equal(mailbox_op(f, 'd', "Jobs/Old", NULL),
 			 STORE_ERR_HAS_CHILDREN);
 	assert_int_equal(mailbox_op(f, 'd', "INBOX", NULL), STORE_ERR_INVALID);
-	assert_int_equal(mailbox_op(f, 'd', "Jobs/Old/2026/Q4", NULL), STORE_OK);
+	assert_int_equal(mailbox_op(f, 'd', "Jobs/Old/2026/Q4", NULL),
+			 STORE_OK);
 	assert_int_equal(mailbox_op(f, 'd', "Jobs/Old/2026", NULL), STORE_OK);
 	assert_int_equal(mailbox_op(f, 'd', "Jobs/Old", NULL), STORE_OK);
 	assert_int_equal(mailbox_op(f, 'd', "Jobs", NULL), STORE_OK);
@@ -169,7 +176,8 @@ static void test_create_rename_delete(void **state)
 			    "INBOX Archive Drafts Junk Sent Trash");
 
 	/* Re-created: a new UIDVALIDITY. */
-	assert_int_equal(mailbox_op(f, 'c', "Jobs/Old/2026/Q4", NULL), STORE_OK);
+	assert_int_equal(mailbox_op(f, 'c', "Jobs/Old/2026/Q4", NULL),
+			 STORE_OK);
 	assert_int_equal(store_mailbox_lookup(f->store, f->alice,
 					      "Jobs/Old/2026/Q4", f->pool, &mb,
 					      &error),
@@ -179,9 +187,9 @@ static void test_create_rename_delete(void **state)
 	/* Other accounts are untouched. */
 	struct store_mailbox *mbs;
 	unsigned count;
-	assert_int_equal(store_mailbox_list(f->store, f->bob, f->pool, &mbs,
-					    &count, &error),
-			 1);
+	assert_int_equal(
+	    store_mailbox_list(f->store, f->bob, f->pool, &mbs, &count, &error),
+	    1);
 	assert_int_equal(count, 6);
 }
 
@@ -206,8 +214,10 @@ static void test_inbox_rename(void **state)
 {
 	struct fixture *f = *state;
 	const char *error;
-	uint32_t u1 = test_deliver(f->store, f->alice, "Subject: a\r\n\r\n1\r\n");
-	uint32_t u2 = test_deliver(f->store, f->alice, "Subject: b\r\n\r\n2\r\n");
+	uint32_t u1 =
+	    test_deliver(f->store, f->alice, "Subject: a\r\n\r\n1\r\n");
+	uint32_t u2 =
+	    test_deliver(f->store, f->alice, "Subject: b\r\n\r\n2\r\n");
 	assert_int_equal(mailbox_op(f, 'r', "INBOX", "Old/Inbox"), STORE_OK);
 
 	int64_t inbox = test_mailbox_id(f->store, f->alice, "INBOX");
@@ -219,24 +229,23 @@ static void test_inbox_rename(void **state)
 	assert_int_equal(store_mailbox_status(f->store, old, &st, &error), 1);
 	assert_int_equal(st.messages, 2);
 	struct store_message_info info;
-	assert_int_equal(store_message_get(f->store, old, u1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, old, u1, f->pool, &info, &error), 1);
 	/* New mail to INBOX never reuses the moved UIDs. */
-	uint32_t u3 = test_deliver(f->store, f->alice, "Subject: c\r\n\r\n3\r\n");
+	uint32_t u3 =
+	    test_deliver(f->store, f->alice, "Subject: c\r\n\r\n3\r\n");
 	assert_true(u3 > u2);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_rename_delete, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_subscriptions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_inbox_rename, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_rename_delete, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_subscriptions, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_inbox_rename, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

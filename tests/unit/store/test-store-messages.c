@@ -2,6 +2,7 @@
 #include "store-test.h"
 #include "pool.h"
 #include "buf.h"
+#include "store-sqlite.h"
 
 #include <dirent.h>
 
@@ -63,7 +64,8 @@ static char *read_body(struct fixture *f, int64_t body_id, size_t chunk,
 	char *data = i_malloc(size + 1);
 	uint64_t off = 0;
 	while (off < size) {
-		ssize_t n = store_body_read(body, off, data + off, chunk, &error);
+		ssize_t n =
+		    store_body_read(body, off, data + off, chunk, &error);
 		assert_true(n > 0);
 		off += n;
 	}
@@ -94,14 +96,15 @@ static void test_deliver_and_read(void **state)
 {
 	struct fixture *f = *state;
 	const char *error;
-	const char *msg = "From: a@b.test\r\nSubject: hi\r\n\r\nline 1\r\nline 2\r\n";
+	const char *msg =
+	    "From: a@b.test\r\nSubject: hi\r\n\r\nline 1\r\nline 2\r\n";
 	struct store_txn *txn = store_txn_create(f->store);
 	struct store_delivery_rcpt rcpts[] = {
-		{.account_id = f->alice},
-		{.account_id = f->bob, .mailbox = "Junk", .keywords = "$Junk"},
+	    {.account_id = f->alice},
+	    {.account_id = f->bob, .mailbox = "Junk", .keywords = "$Junk"},
 	};
-	unsigned op = store_txn_deliver(txn, msg, strlen(msg), 1700000000,
-					rcpts, 2, 0);
+	unsigned op =
+	    store_txn_deliver(txn, msg, strlen(msg), 1700000000, rcpts, 2, 0);
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	const struct store_op_result *res = store_txn_result(txn, op);
 	assert_int_equal(res->count, 2);
@@ -112,18 +115,20 @@ static void test_deliver_and_read(void **state)
 	store_txn_destroy(&txn);
 
 	struct store_message_info info;
-	assert_int_equal(store_message_get(f->store, f->inbox, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, f->inbox, 1, f->pool, &info, &error),
+	    1);
 	assert_int_equal(info.msg.size, strlen(msg));
 	assert_int_equal(info.msg.internaldate, 1700000000);
 	assert_int_equal(info.msg.flags, 0);
-	assert_int_equal(info.header_size, strlen("From: a@b.test\r\nSubject: hi\r\n\r\n"));
+	assert_int_equal(info.header_size,
+			 strlen("From: a@b.test\r\nSubject: hi\r\n\r\n"));
 	assert_int_equal(info.lines, 5);
 	/* Parsed on arrival when lib-imap is in the build (empty otherwise). */
 	if (info.envelope[0] != '\0') {
 		assert_non_null(strstr(info.envelope, "\"hi\""));
-		assert_non_null(strstr(info.bodystructure, "\"text\" \"plain\""));
+		assert_non_null(
+		    strstr(info.bodystructure, "\"text\" \"plain\""));
 		assert_non_null(strstr(info.body, "\"text\" \"plain\""));
 	}
 	size_t size;
@@ -135,27 +140,25 @@ static void test_deliver_and_read(void **state)
 	/* Bob's copy is in Junk and shares the body. */
 	int64_t junk = test_mailbox_id(f->store, f->bob, "Junk");
 	struct store_message_info binfo;
-	assert_int_equal(store_message_get(f->store, junk, 1, f->pool, &binfo,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, junk, 1, f->pool, &binfo, &error), 1);
 	assert_int_equal(binfo.msg.body_id, info.msg.body_id);
 	assert_string_equal(binfo.msg.keywords, "$Junk");
 
 	/* A partial read in the middle. */
 	struct store_body *body;
 	char part[5];
-	assert_int_equal(store_body_open(f->store, info.msg.body_id, &body,
-					 &error),
-			 1);
+	assert_int_equal(
+	    store_body_open(f->store, info.msg.body_id, &body, &error), 1);
 	assert_int_equal(store_body_read(body, 31, part, 4, &error), 4);
 	assert_memory_equal(part, "line", 4);
 	store_body_close(&body);
 
 	/* Usage accounting. */
 	struct store_account *a;
-	assert_int_equal(store_account_lookup_id(f->store, f->alice, f->pool, &a,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->alice, f->pool, &a, &error),
+	    1);
 	assert_int_equal(a->used_messages, 1);
 	assert_int_equal(a->used_bytes, strlen(msg));
 }
@@ -168,16 +171,17 @@ static void test_lf_conversion(void **state)
 	const char *want = "Subject: x\r\n\r\nbody\r\nmore\r\n";
 	struct store_txn *txn = store_txn_create(f->store);
 	unsigned op = store_txn_append(txn, f->inbox, msg, strlen(msg), 5,
-				       STORE_FLAG_SEEN, "a b A", STORE_DELIVER_CONVERT_LF);
+				       STORE_FLAG_SEEN, "a b A",
+				       STORE_DELIVER_CONVERT_LF);
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	const struct store_op_result *res = store_txn_result(txn, op);
 	assert_int_equal(res->uid, 1);
 	assert_true(res->uidvalidity > 0);
 	store_txn_destroy(&txn);
 	struct store_message_info info;
-	assert_int_equal(store_message_get(f->store, f->inbox, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, f->inbox, 1, f->pool, &info, &error),
+	    1);
 	assert_int_equal(info.msg.size, strlen(want));
 	assert_int_equal(info.msg.flags, STORE_FLAG_SEEN);
 	assert_string_equal(info.msg.keywords, "a b");
@@ -199,7 +203,8 @@ static void test_uids_never_reused(void **state)
 	const char *error;
 	uint32_t last = 0;
 	for (int i = 0; i < 5; i++) {
-		uint32_t uid = test_deliver(f->store, f->alice, "S: x\r\n\r\nb\r\n");
+		uint32_t uid =
+		    test_deliver(f->store, f->alice, "S: x\r\n\r\nb\r\n");
 		assert_true(uid > last);
 		last = uid;
 	}
@@ -212,20 +217,23 @@ static void test_uids_never_reused(void **state)
 	store_txn_destroy(&txn);
 
 	struct store_mailbox_status st;
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	uint32_t uidvalidity = st.uidvalidity;
 	assert_int_equal(st.messages, 3);
 	assert_int_equal(st.uidnext, 6);
 
 	reopen(f);
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	assert_int_equal(st.uidvalidity, uidvalidity);
 	assert_int_equal(st.uidnext, 6);
-	assert_int_equal(test_deliver(f->store, f->alice, "S: y\r\n\r\nb\r\n"), 6);
+	assert_int_equal(test_deliver(f->store, f->alice, "S: y\r\n\r\nb\r\n"),
+			 6);
 
 	/* The list is in UID order and has no bodies loaded. */
 	struct store_message_iter *iter =
-		store_message_iter_init(f->store, f->inbox, 1, 0, 0);
+	    store_message_iter_init(f->store, f->inbox, 1, 0, 0);
 	struct store_message msg;
 	uint32_t expect[] = {1, 2, 3, 6};
 	unsigned n = 0;
@@ -256,9 +264,9 @@ static void test_copy_move_refcount(void **state)
 	uint32_t small = test_deliver(f->store, f->alice, "S: s\r\n\r\nx\r\n");
 
 	struct store_message_info info;
-	assert_int_equal(store_message_get(f->store, f->inbox, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, f->inbox, 1, f->pool, &info, &error),
+	    1);
 	int64_t big_body = info.msg.body_id;
 	size_t size;
 	char *data = read_body(f, big_body, 1000, &size);
@@ -280,9 +288,8 @@ static void test_copy_move_refcount(void **state)
 	assert_int_equal(res->src_uids[1], small);
 	assert_int_equal(res->uids[1], 2);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_message_get(f->store, archive, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, archive, 1, f->pool, &info, &error), 1);
 	assert_int_equal(info.msg.body_id, big_body);
 
 	txn = store_txn_create(f->store);
@@ -291,12 +298,10 @@ static void test_copy_move_refcount(void **state)
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	assert_int_equal(store_txn_result(txn, op)->count, 1);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_message_get(f->store, archive, 1, f->pool, &info,
-					   &error),
-			 0);
-	assert_int_equal(store_message_get(f->store, trash, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, archive, 1, f->pool, &info, &error), 0);
+	assert_int_equal(
+	    store_message_get(f->store, trash, 1, f->pool, &info, &error), 1);
 	assert_int_equal(info.msg.body_id, big_body);
 	assert_int_equal(count_body_files(f), 1);
 
@@ -318,14 +323,13 @@ static void test_copy_move_refcount(void **state)
 	/* Quota usage followed the moves: alice keeps inbox small + archive
 	 * small; bob has nothing. */
 	struct store_account *a;
-	assert_int_equal(store_account_lookup_id(f->store, f->bob, f->pool, &a,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->bob, f->pool, &a, &error), 1);
 	assert_int_equal(a->used_messages, 0);
 	assert_int_equal(a->used_bytes, 0);
-	assert_int_equal(store_account_lookup_id(f->store, f->alice, f->pool, &a,
-						 &error),
-			 1);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->alice, f->pool, &a, &error),
+	    1);
 	assert_int_equal(a->used_messages, 2);
 	buf_free(&big);
 }
@@ -337,7 +341,8 @@ static void test_flags_modseq(void **state)
 	for (int i = 0; i < 3; i++)
 		test_deliver(f->store, f->alice, "S: x\r\n\r\nb\r\n");
 	struct store_mailbox_status st;
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	assert_int_equal(st.unseen, 3);
 	assert_int_equal(st.first_unseen_uid, 1);
 	assert_int_equal(st.recent, 3);
@@ -355,7 +360,8 @@ static void test_flags_modseq(void **state)
 	uint64_t modseq1 = res->modseq;
 	store_txn_destroy(&txn);
 
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	assert_int_equal(st.unseen, 1);
 	assert_int_equal(st.first_unseen_uid, 3);
 	assert_int_equal(st.highestmodseq, modseq1);
@@ -382,9 +388,9 @@ static void test_flags_modseq(void **state)
 	store_txn_destroy(&txn);
 
 	struct store_message_info info;
-	assert_int_equal(store_message_get(f->store, f->inbox, 1, f->pool, &info,
-					   &error),
-			 1);
+	assert_int_equal(
+	    store_message_get(f->store, f->inbox, 1, f->pool, &info, &error),
+	    1);
 	assert_int_equal(info.msg.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
 	assert_string_equal(info.msg.keywords, "$Important");
 	assert_int_equal(info.msg.modseq, modseq1);
@@ -396,7 +402,7 @@ static void test_flags_modseq(void **state)
 	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
 	store_txn_destroy(&txn);
 	struct store_message_iter *iter =
-		store_message_iter_init(f->store, f->inbox, 1, 0, modseq1);
+	    store_message_iter_init(f->store, f->inbox, 1, 0, modseq1);
 	struct store_message m;
 	unsigned n = 0;
 	while (store_message_iter_next(iter, &m) > 0) {
@@ -414,7 +420,8 @@ static void test_flags_modseq(void **state)
 	assert_int_equal(store_txn_result(txn, op)->count, 1);
 	assert_int_equal(store_txn_result(txn, op)->uids[0], 3);
 	store_txn_destroy(&txn);
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	assert_int_equal(st.messages, 2);
 	assert_int_equal(st.unseen, 0);
 	assert_int_equal(st.recent, 0);
@@ -459,27 +466,113 @@ static void test_quota(void **state)
 	store_txn_destroy(&txn);
 
 	struct store_mailbox_status st;
-	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error), 1);
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
 	assert_int_equal(st.messages, 2);
 	assert_int_equal(st.size, 2 * strlen(msg));
 	assert_true(store_error_is_temporary(STORE_ERR_DISK_FULL));
 	assert_false(store_error_is_temporary(STORE_ERR_OVER_QUOTA));
 }
 
+/* Runs a statement on the writer's connection. Only while the writer is
+ * idle (every transaction of the test has completed). */
+static void writer_exec(struct fixture *f, const char *sql)
+{
+	struct sqlite_store *ss = f->store->backend_ctx;
+	assert_int_equal(sqlite3_exec(ss->writer->db, sql, NULL, NULL, NULL),
+			 SQLITE_OK);
+}
+
+static int writer_page_count(struct fixture *f)
+{
+	struct sqlite_store *ss = f->store->backend_ctx;
+	sqlite3_stmt *stmt;
+	assert_int_equal(sqlite3_prepare_v2(ss->writer->db, "PRAGMA page_count",
+					    -1, &stmt, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	int pages = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return pages;
+}
+
+struct full_ctx {
+	unsigned want, done, full, other;
+	bool all_done;
+};
+
+static void full_done(struct store_txn *txn, void *context)
+{
+	struct full_ctx *ctx = context;
+	enum store_error err = store_txn_error(txn, NULL);
+	if (err == STORE_ERR_DISK_FULL)
+		ctx->full++;
+	else if (err != STORE_OK)
+		ctx->other++;
+	if (++ctx->done == ctx->want)
+		ctx->all_done = true;
+}
+
+static void test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	/* max_page_count makes the database "full" like ENOSPC would. */
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%d",
+		 writer_page_count(f) + 2);
+	writer_exec(f, sql);
+
+	struct buf big = BUF_INIT;
+	buf_append_str(&big, "Subject: full\r\n\r\n");
+	while (big.len < 900)
+		buf_append_str(&big,
+			       "0123456789012345678901234567890123456789\r\n");
+	/* Several in one batch: all fail with the temporary error, and the
+	 * store still works afterwards. */
+	struct store_txn *txns[20];
+	unsigned n = 0;
+	for (; n < N_ELEMENTS(txns); n++) {
+		txns[n] = store_txn_create(f->store);
+		struct store_delivery_rcpt rcpt = {.account_id = f->alice};
+		store_txn_deliver(txns[n], big.data, big.len, 1, &rcpt, 1, 0);
+	}
+	struct test_loop loop;
+	test_loop_init(&loop);
+	struct full_ctx ctx = {.want = n};
+	for (unsigned i = 0; i < n; i++)
+		store_txn_commit(txns[i], &loop.target, full_done, &ctx);
+	test_loop_run_until(&loop, &ctx.all_done);
+	test_loop_deinit(&loop);
+	assert_int_equal(ctx.other, 0);
+	unsigned full = ctx.full;
+	assert_true(full > 0);
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st, &error),
+			 1);
+	assert_int_equal(st.messages, n - full);
+	assert_int_equal(st.uidnext, n - full + 1);
+
+	writer_exec(f, "PRAGMA max_page_count=1073741823");
+	uint32_t uid = test_deliver(f->store, f->alice, buf_cstr(&big));
+	assert_int_equal(uid, n - full + 1);
+	buf_free(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_deliver_and_read, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_lf_conversion, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_copy_move_refcount, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_flags_modseq, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_and_read, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_lf_conversion, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_move_refcount, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
