@@ -244,6 +244,26 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd,
 	server->client_count++;
 }
 
+int control_server_check_running(struct daemon *d, const char **error_r)
+{
+	static char error[512];
+	/* A socket left by a daemon that did not stop cleanly: if nobody
+	 * answers on it, it is stale. */
+	char *reply = NULL;
+	const char *cerror;
+	int ret = control_client_send(d->config->server.data_dir, "ping", 1000,
+				      &reply, &cerror);
+	if (ret > 0) {
+		i_free(reply);
+		snprintf(error, sizeof(error),
+			 "another posthornd is running on %s",
+			 d->config->server.data_dir);
+		*error_r = error;
+		return -1;
+	}
+	return 1;
+}
+
 int control_server_create(struct daemon *d, const char **error_r)
 {
 	static char error[512];
@@ -261,20 +281,6 @@ int control_server_create(struct daemon *d, const char **error_r)
 		return -1;
 	}
 
-	/* A socket left by a daemon that did not stop cleanly: if nobody
-	 * answers on it, it is stale. */
-	char *reply = NULL;
-	const char *cerror;
-	int ret = control_client_send(d->config->server.data_dir, "ping", 1000,
-				      &reply, &cerror);
-	if (ret > 0) {
-		i_free(reply);
-		snprintf(error, sizeof(error),
-			 "another posthornd is running on %s",
-			 d->config->server.data_dir);
-		*error_r = error;
-		return -1;
-	}
 	(void)unlink(sun.sun_path);
 
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -78,6 +78,8 @@ void daemon_accounts_close(struct daemon *d);
 
 /* ---- control socket (control.c) ---- */
 
+/* Fails when a daemon already answers on the data directory's socket. */
+int control_server_check_running(struct daemon *d, const char **error_r);
 int control_server_create(struct daemon *d, const char **error_r);
 void control_server_destroy(struct daemon *d);
 

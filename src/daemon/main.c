@@ -231,7 +231,8 @@ static int run(struct daemon *d)
 	}
 
 	if (privileges_setup(d, &error) < 0 ||
-	    data_dir_prepare(d, &error) < 0) {
+	    data_dir_prepare(d, &error) < 0 ||
+	    control_server_check_running(d, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
 		goto out_signals;
 	}
