@@ -119,3 +119,10 @@ def test_check_embedded():
                          text=True)
     assert res.returncode == 0
     assert res.stdout == "<embedded>: configuration is valid\n"
+
+
+def test_example_config_is_valid():
+    from conftest import REPO
+    path = REPO + "/doc/posthorn.conf.example"
+    res = run_check(path)
+    assert res.returncode == 0, res.stderr
