@@ -250,3 +250,22 @@ def test_unknown_user_refused(tmp_path):
                          text=True, timeout=30)
     assert res.returncode == 1
     assert "server.user: no such user: posthorn-no-such-user" in res.stderr
+
+
+def test_pid_file(tmp_path):
+    """pid_file is written once listening and removed on stop."""
+    pid_file = str(tmp_path / "posthornd.pid")
+    data_dir = str(tmp_path / "data")
+    conf = str(tmp_path / "pid.conf")
+    write_config(conf, data_dir, {"imap": free_ports(1)[0]})
+    text = open(conf).read().replace("[server]\n",
+                                     "[server]\npid_file = %s\n" % pid_file)
+    open(conf, "w").write(text)
+    server = PosthornServer(str(tmp_path), {}, conf, data_dir, "127.0.0.1")
+    server.start()
+    try:
+        assert open(pid_file).read() == "%d\n" % server.pid
+    finally:
+        assert server.stop() == 0
+    check_log_clean(server.log())
+    assert not os.path.exists(pid_file)
