@@ -62,6 +62,10 @@ void daemon_listeners_reload(struct daemon *d, struct config *config);
 /* Shutdown: closes listeners, lets in-flight work finish, joins the I/O
  * threads and deinitialises the services. */
 void daemon_listeners_stop(struct daemon *d);
+/* Frees the loops and services: after the workpool and the store are
+ * closed, since their last completions are still posted to the (stopped)
+ * loops, which drop them. */
+void daemon_listeners_free(struct daemon *d);
 
 /* ---- accounts (accounts.c; accounts-none.c without store/lib-auth) ---- */
 

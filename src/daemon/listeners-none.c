@@ -46,3 +46,7 @@ void daemon_listeners_reload(struct daemon *d, struct config *config)
 void daemon_listeners_stop(struct daemon *d)
 {
 }
+
+void daemon_listeners_free(struct daemon *d)
+{
+}

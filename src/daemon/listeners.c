@@ -279,6 +279,17 @@ void daemon_listeners_stop(struct daemon *d)
 		struct daemon_role *role = &dl->roles[l];
 		if (role->service_inited && role->service->deinit != NULL)
 			role->service->deinit(role->service_context);
+		role->service_inited = false;
+	}
+}
+
+void daemon_listeners_free(struct daemon *d)
+{
+	struct daemon_listeners *dl = d->listeners;
+	if (dl == NULL)
+		return;
+	for (unsigned l = 0; l < CONFIG_LISTEN_COUNT; l++) {
+		struct daemon_role *role = &dl->roles[l];
 		if (role->net_service != NULL)
 			net_service_destroy(&role->net_service);
 		i_free(role->listeners);

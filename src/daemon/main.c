@@ -292,6 +292,7 @@ out_accounts:
 	daemon_accounts_close(d);
 out_workpool:
 	workpool_destroy(&d->workpool);
+	daemon_listeners_free(d);
 	if (d->config->server.pid_file[0] != '\0')
 		(void)unlink(d->config->server.pid_file);
 out_signals:
