@@ -205,11 +205,15 @@ static int user_check(struct cli *cli, char **args, unsigned count)
 		return 1;
 	}
 	int ret = auth_password_verify(account->password_hash, password);
-	const char *scram = credentials_scram_string(account, pool);
+	bool has_scram = account->scram_salt != NULL &&
+			 account->scram_salt[0] != '\0';
 	bool scram_ok = false;
 	struct auth_scram_keys stored, derived;
-	if (ret > 0 && scram != NULL &&
-	    auth_scram_parse(scram, &stored, &error) > 0 &&
+	if (ret > 0 && has_scram &&
+	    auth_scram_from_parts(account->scram_salt,
+				  account->scram_iterations,
+				  account->scram_stored_key,
+				  account->scram_server_key, &stored, &error) > 0 &&
 	    auth_scram_derive(password, stored.salt, stored.salt_len,
 			      stored.iter, &derived, &error) > 0) {
 		scram_ok = memcmp(stored.stored_key, derived.stored_key,
@@ -224,7 +228,7 @@ static int user_check(struct cli *cli, char **args, unsigned count)
 		return cli_error("user %s has no usable password hash", address);
 	if (ret == 0)
 		return cli_error("password does not match for %s", address);
-	if (scram == NULL)
+	if (!has_scram)
 		return cli_error("password matches, but %s has no SCRAM keys", address);
 	if (!scram_ok)
 		return cli_error("password matches, but the SCRAM keys of %s do not", address);

@@ -2,7 +2,6 @@
 #include "lib.h"
 #include "daemon.h"
 #include "log.h"
-#include "workpool.h"
 
 /* posthornd without the store or lib-auth (not merged yet). */
 
@@ -19,7 +18,10 @@ int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 	return 0;
 }
 
-void daemon_accounts_close(struct daemon *d)
+void daemon_accounts_close_store(struct daemon *d)
 {
-	workpool_destroy(&d->workpool);
+}
+
+void daemon_accounts_close_auth(struct daemon *d)
+{
 }

@@ -35,7 +35,11 @@ accounts_lookup(void *context, const char *username, struct pool *pool,
 	creds_r->username = account->address;
 	creds_r->password_hash = account->password_hash[0] != '\0' ?
 					 account->password_hash : NULL;
-	creds_r->scram = credentials_scram_string(account, pool);
+	/* lib-auth takes the store's SCRAM fields as they are. */
+	creds_r->scram_salt = account->scram_salt;
+	creds_r->scram_iter = account->scram_iterations;
+	creds_r->scram_stored_key = account->scram_stored_key;
+	creds_r->scram_server_key = account->scram_server_key;
 	return AUTH_LOOKUP_FOUND;
 }
 
@@ -128,14 +132,20 @@ int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 	return 1;
 }
 
-void daemon_accounts_close(struct daemon *d)
+void daemon_accounts_close_store(struct daemon *d)
 {
-	/* The workpool may still run lookups against the store. */
-	workpool_destroy(&d->workpool);
+	/* Finishes every submitted transaction: in-flight durable writes
+	 * complete before we exit. Their callbacks go to the stopped loops,
+	 * which run them as they are freed. */
+	store_close(&d->store);
+}
+
+void daemon_accounts_close_auth(struct daemon *d)
+{
+	/* The workpool is gone and the loops have run its last completions
+	 * (main.c), so no session or lookup is left. */
+	i_assert(d->workpool == NULL);
 	auth_server_destroy(&d->auth);
 	auth_cache_destroy(&d->auth_cache);
 	auth_throttle_destroy(&d->auth_throttle);
-	/* Finishes every submitted transaction: in-flight durable writes
-	 * complete before we exit. */
-	store_close(&d->store);
 }

@@ -42,6 +42,7 @@ struct daemon {
 	/* Set on first start of the embedded default: shown once. */
 	char *demo_password;
 	bool stopping;
+	bool pid_file_written;
 };
 
 /* ---- listeners (listeners.c; listeners-none.c without lib-net) ---- */
@@ -77,8 +78,10 @@ int daemon_accounts_open(struct daemon *d, const char **error_r);
  * look the address up. Returns 1, 0 if unknown, -1 on error. */
 int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 			       int64_t id, const char **error_r);
-/* Drains the store's writer and closes everything. */
-void daemon_accounts_close(struct daemon *d);
+/* Drains the store's writer and closes the store (after the workpool). */
+void daemon_accounts_close_store(struct daemon *d);
+/* Destroys the authentication layer (after the loops are freed). */
+void daemon_accounts_close_auth(struct daemon *d);
 
 /* ---- control socket (control.c) ---- */
 

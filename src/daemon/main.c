@@ -134,6 +134,7 @@ static void pid_file_write(struct daemon *d)
 	if (write(fd, line, (size_t)n) != n)
 		log_warn(NULL, "pid-file", "path=%s error=\"short write\"", path);
 	close(fd);
+	d->pid_file_written = true;
 }
 
 void daemon_reload(struct daemon *d)
@@ -234,7 +235,7 @@ static int run(struct daemon *d)
 	    data_dir_prepare(d, &error) < 0 ||
 	    control_server_check_running(d, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_signals;
+		goto out;
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	d->workpool = workpool_create("work", cpus > 0 ? (unsigned)cpus : 2);
@@ -243,18 +244,18 @@ static int run(struct daemon *d)
 	 * created as the daemon's user, so it can use them after the drop. */
 	if (d->drop_privileges && privileges_assume(&d->priv, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_workpool;
+		goto out;
 	}
 	int aret = daemon_accounts_open(d, &error);
 	if (d->drop_privileges && privileges_restore(&error) < 0)
 		i_fatal("%s", error);
 	if (aret < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_accounts;
+		goto out;
 	}
 	if (daemon_listeners_open(d, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_listeners;
+		goto out;
 	}
 	pid_file_write(d);
 	if (d->drop_privileges) {
@@ -266,11 +267,11 @@ static int run(struct daemon *d)
 	}
 	if (control_server_create(d, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_listeners;
+		goto out;
 	}
 	if (daemon_listeners_start(d, &error) < 0) {
 		log_error(NULL, "start-failed", "error=\"%s\"", error);
-		goto out_control;
+		goto out;
 	}
 
 	struct buf desc = BUF_INIT;
@@ -284,18 +285,21 @@ static int run(struct daemon *d)
 	event_base_dispatch(d->base);
 	ret = 0;
 
-out_control:
+out:
+	/* Shutdown order: no new connections or commands; the loops finish
+	 * in-flight work and stop; the workpool finishes its jobs and the
+	 * store drains its writer, both posting their last completions to
+	 * the stopped loops, which run them as they are freed (auth sessions
+	 * destroyed while pending are freed there); then the authentication
+	 * layer. */
 	control_server_destroy(d);
-out_listeners:
 	daemon_listeners_stop(d);
-out_accounts:
-	daemon_accounts_close(d);
-out_workpool:
 	workpool_destroy(&d->workpool);
+	daemon_accounts_close_store(d);
 	daemon_listeners_free(d);
-	if (d->config->server.pid_file[0] != '\0')
+	daemon_accounts_close_auth(d);
+	if (d->pid_file_written)
 		(void)unlink(d->config->server.pid_file);
-out_signals:
 	for (unsigned i = 0; i < 3; i++)
 		event_free(sig_ev[i]);
 	event_base_free(d->base);
