@@ -1003,3 +1003,76 @@ unsigned config_restart_changes(const struct config *old,
 	}
 	return n;
 }
+
+bool config_equal(const struct config *a, const struct config *b)
+{
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		if (!value_equal(&config_keys[i], a, b))
+			return false;
+	}
+	return true;
+}
+
+static void format_value(const struct config_key *k, const struct config *c,
+			 struct buf *out)
+{
+	static const char *const level_names[] = {
+		[LOG_LEVEL_DEBUG] = "debug", [LOG_LEVEL_INFO] = "info",
+		[LOG_LEVEL_WARN] = "warn", [LOG_LEVEL_ERROR] = "error",
+	};
+	const void *f = (const char *)c + k->offset;
+	char tmp[32];
+
+	switch (k->type) {
+	case CT_STRING: case CT_PATH: case CT_HOSTNAME: case CT_EMAIL:
+	case CT_IP: case CT_CHARS:
+		buf_append_str(out, *(char *const *)f);
+		return;
+	case CT_BOOL:
+		buf_append_str(out, *(const bool *)f ? "yes" : "no");
+		return;
+	case CT_UINT:
+		buf_printf(out, "%u", *(const unsigned *)f);
+		return;
+	case CT_DURATION:
+		buf_append_str(out, format_duration(tmp, sizeof(tmp),
+						    *(const unsigned *)f));
+		return;
+	case CT_SIZE:
+		buf_append_str(out, format_size(tmp, sizeof(tmp),
+						*(const uint64_t *)f));
+		return;
+	case CT_LOG_LEVEL:
+		buf_append_str(out, level_names[*(const enum log_level *)f]);
+		return;
+	case CT_KEYWORD:
+		buf_append_str(out, k->keywords[*(const int *)f]);
+		return;
+	case CT_ADDRS: {
+		const struct config_addr_list *l = f;
+		for (unsigned i = 0; i < l->count; i++)
+			buf_printf(out, "%s%s", i == 0 ? "" : ", ",
+				   l->addrs[i].str);
+		return;
+	}
+	}
+	i_unreached();
+}
+
+void config_format(const struct config *config, struct buf *out)
+{
+	const char *section = NULL;
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (section == NULL || strcmp(section, k->section) != 0) {
+			buf_printf(out, "%s[%s]\n", section == NULL ? "" : "\n",
+				   k->section);
+			section = k->section;
+		}
+		struct buf value = BUF_INIT;
+		format_value(k, config, &value);
+		buf_printf(out, "%s =%s%s\n", k->name, value.len > 0 ? " " : "",
+			   buf_cstr(&value));
+		buf_free(&value);
+	}
+}

@@ -145,6 +145,13 @@ unsigned config_restart_changes(const struct config *old,
 				const struct config *new_config,
 				struct buf *keys_r);
 
+/* Appends the whole effective configuration as INI text, every key with
+ * its value (defaults included), in the order of the key table. Parsing
+ * the text again gives an equal configuration (config_equal()). */
+void config_format(const struct config *config, struct buf *out);
+/* True when every key has the same value in both. */
+bool config_equal(const struct config *a, const struct config *b);
+
 /* Value parsers, exposed for tests and for other modules' own options.
  * Each returns 0 with the value, or -1 with a static English *error_r. */
 int config_parse_size(const char *str, uint64_t *size_r, const char **error_r);

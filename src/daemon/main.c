@@ -24,6 +24,8 @@ static void usage(FILE *out)
 	      "      --check        validate the configuration and exit:\n"
 	      "                     0 when valid, 1 printing FILE:LINE: key: message\n"
 	      "                     for each problem\n"
+	      "      --print-config print the effective configuration, every key\n"
+	      "                     with its value (defaults included), and exit\n"
 	      "  -V, --version      print the version and exit\n"
 	      "  -h, --help         this text\n"
 	      "\n"
@@ -314,12 +316,13 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "print-config", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL;
-	bool check = false;
+	bool check = false, print = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:Vh", options, NULL)) != -1) {
@@ -329,6 +332,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check = true;
+			break;
+		case 'P':
+			print = true;
 			break;
 		case 'V':
 			printf("posthornd %s\n", POSTHORN_VERSION);
@@ -352,6 +358,16 @@ int main(int argc, char **argv)
 	d.config_path = config_path;
 	if (load_config(config_path, &d.config) < 0)
 		return 1;
+	if (print) {
+		struct buf out = BUF_INIT;
+		buf_printf(&out, "; posthornd %s: effective configuration of %s\n",
+			   POSTHORN_VERSION, d.config->file);
+		config_format(d.config, &out);
+		fputs(buf_cstr(&out), stdout);
+		buf_free(&out);
+		config_unref(&d.config);
+		return 0;
+	}
 	if (check) {
 		printf("%s: configuration is valid\n", d.config->file);
 		config_unref(&d.config);

@@ -126,3 +126,26 @@ def test_example_config_is_valid():
     path = REPO + "/doc/posthorn.conf.example"
     res = run_check(path)
     assert res.returncode == 0, res.stderr
+
+
+def test_print_config_and_docs():
+    """--print-config lists every key; README.md and posthorn.conf(5)
+    document each of them."""
+    from conftest import REPO
+    res = subprocess.run([POSTHORND, "--print-config"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0
+    keys, section = [], None
+    for line in res.stdout.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif " =" in line:
+            keys.append((section, line.split(" =")[0]))
+    assert ("server", "data_dir") in keys and ("smtp", "expn") in keys
+    assert "data_dir = ./posthorn-data" in res.stdout
+    readme = open(REPO + "/README.md").read()
+    man = open(REPO + "/doc/posthorn.conf.5").read()
+    for section, key in keys:
+        assert "`[%s] %s`" % (section, key) in readme, (section, key)
+        assert ("\n.SH [%s]" % section) in man, section
+        assert key in man, key
