@@ -169,7 +169,7 @@ int daemon_listeners_open(struct daemon *d, const char **error_r)
 	dl->env.workpool = d->workpool;
 	dl->env.tls = dl->tls;
 	dl->env.store = d->store;
-	dl->env.auth = (struct auth *)d->auth;
+	dl->env.auth = d->auth;
 
 	for (unsigned l = 0; l < CONFIG_LISTEN_COUNT; l++) {
 		struct daemon_role *role = &dl->roles[l];
