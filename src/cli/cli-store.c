@@ -48,6 +48,14 @@ struct store *cli_store(struct cli *cli)
 {
 	if (cli->store != NULL)
 		return cli->store;
+	struct stat st;
+	if (cli->config->embedded &&
+	    stat(cli->config->server.data_dir, &st) < 0 && errno == ENOENT) {
+		/* Most likely the wrong directory: don't start a new store. */
+		cli_error("no %s here: run posthorn where posthornd runs, or give -c FILE",
+			  cli->config->server.data_dir);
+		return NULL;
+	}
 	if (cli_switch_user(cli) != 0)
 		return NULL;
 

@@ -242,3 +242,14 @@ def test_without_store_says_so(offline):
         pytest.skip("the store is built in")
     assert res.returncode == 1
     assert res.stderr == "posthorn: domain: not available in this build (the store is not built yet)\n"
+
+
+def test_embedded_default_needs_data_dir(tmp_path):
+    """Without -c, posthorn works on ./posthorn-data and refuses to start a
+    new store where there is none (most likely the wrong directory)."""
+    require_store()
+    res = run("domain", "list", cwd=str(tmp_path))
+    assert res.returncode == 1
+    assert res.stderr == ("posthorn: no ./posthorn-data here: run posthorn "
+                          "where posthornd runs, or give -c FILE\n")
+    assert not os.path.exists(str(tmp_path / "posthorn-data"))
