@@ -253,3 +253,52 @@ def test_embedded_default_needs_data_dir(tmp_path):
     assert res.stderr == ("posthorn: no ./posthorn-data here: run posthorn "
                           "where posthornd runs, or give -c FILE\n")
     assert not os.path.exists(str(tmp_path / "posthorn-data"))
+
+
+def run_on_tty(args, answers, timeout=30):
+    """Runs posthorn with a pseudo-terminal as stdin/stdout/stderr, writing
+    each answer after its prompt; returns (exit status, everything shown)."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(POSTHORN, [POSTHORN] + list(args))
+    shown = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, shown
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                data = os.read(fd, 1024)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+        if pending and shown.rstrip().endswith(pending[0][0].encode()):
+            prompt, answer = pending.pop(0)
+            os.write(fd, answer.encode() + b"\n")
+            shown += b"<" + prompt.encode() + b" answered>"
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+
+
+def test_password_prompt_on_terminal(offline):
+    """On a terminal the password is asked twice, without echo."""
+    require_store()
+    assert offline("domain", "add", "tty.example").returncode == 0
+    rc, shown = run_on_tty(["-c", offline.conf, "user", "add", "t@tty.example"],
+                           [("Password:", "hidden-pw-1"),
+                            ("Retype password:", "hidden-pw-1")])
+    assert rc == 0, shown
+    assert "hidden-pw-1" not in shown
+    assert offline("user", "check", "t@tty.example",
+                   input="hidden-pw-1\n").returncode == 0
+    rc, shown = run_on_tty(["-c", offline.conf, "user", "passwd", "t@tty.example"],
+                           [("Password:", "one"), ("Retype password:", "two")])
+    assert rc == 1
+    assert "posthorn: passwords do not match" in shown
