@@ -139,7 +139,9 @@ void config_ref(struct config *config);
 void config_unref(struct config **config);
 
 /* Appends the names of keys whose change needs a restart (listen.*,
- * server.user, server.data_dir, server.io_threads, server.pid_file),
+ * limits.*, smtp.max_line_length, server.user, server.data_dir,
+ * server.io_threads, server.pid_file, dns.static: what is fixed when the
+ * listeners, loops and store are set up),
  * space-separated, to keys_r. Returns the number found. */
 unsigned config_restart_changes(const struct config *old,
 				const struct config *new_config,
