@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_CONFIG_H
+#define POSTHORN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "log.h"
+
+/* Posthorn's configuration: one INI file (inih), validated against a table
+ * of keys (config.c). Every key has a default; unknown sections, unknown
+ * keys, keys set twice and bad values are errors, each reported as
+ *
+ *   FILE:LINE: section.key: message
+ *
+ * and all of them are collected, not just the first. Used by posthornd and
+ * by the posthorn admin command (both link config_dep).
+ *
+ * Adding a key: add a field below and one line to the key table in config.c
+ * (section, name, type, field offset, range, default). Types: string, bool,
+ * uint (with range), size (bytes; K/M/G suffixes, powers of 1024), duration
+ * (seconds; s/m/h/d suffixes), address list ("ADDR:PORT,[V6]:PORT"), log
+ * level, path, and a keyword from a fixed list. */
+
+struct buf;
+
+/* One listen address, validated (numeric only, no DNS). */
+struct config_addr {
+	char *str;  /* as written, normalised: "127.0.0.1:25", "[::1]:25" */
+	char *host; /* "127.0.0.1", "::1", "0.0.0.0" for "*" (no brackets) */
+	uint16_t port;
+	bool ipv6;
+};
+
+/* An address list; count 0 means "off" (the key was absent or empty). */
+struct config_addr_list {
+	unsigned count;
+	struct config_addr *addrs;
+};
+
+/* VRFY (RFC 5321 section 3.5.3) and EXPN policy. */
+enum config_verify_policy {
+	CONFIG_VERIFY_OFF,       /* 502 command not implemented */
+	CONFIG_VERIFY_AMBIGUOUS, /* 252: cannot verify, will accept and try */
+	CONFIG_VERIFY_ON,        /* a real answer (authenticated sessions) */
+};
+
+/* The listeners posthornd knows, in the order of struct config_listen. */
+enum config_listener {
+	CONFIG_LISTEN_SMTP,
+	CONFIG_LISTEN_SUBMISSION,
+	CONFIG_LISTEN_SUBMISSIONS,
+	CONFIG_LISTEN_IMAP,
+	CONFIG_LISTEN_IMAPS,
+	CONFIG_LISTEN_POP3,
+	CONFIG_LISTEN_POP3S,
+	CONFIG_LISTEN_COUNT
+};
+
+struct config {
+	/* The file it came from; "<embedded>" for the embedded default. */
+	const char *file;
+	/* True for the embedded default (no -c): posthornd then creates the
+	 * domain localhost and the demo account on first start and prints
+	 * the banner. */
+	bool embedded;
+
+	struct {
+		/* Our name in greetings, Received: and HELO. Default: the
+		 * system's host name. */
+		char *hostname;
+		char *data_dir;      /* default /var/lib/posthorn */
+		char *user;          /* "" = keep the starting user */
+		char *pid_file;      /* "" = none */
+		char *postmaster;    /* account receiving postmaster@; "" = none */
+		enum log_level log_level;
+		unsigned io_threads; /* 0 = one per core */
+	} server;
+
+	/* Indexed by enum config_listener. */
+	struct config_addr_list listen[CONFIG_LISTEN_COUNT];
+
+	struct {
+		char *cert; /* "" = self-signed pair in the data directory */
+		char *key;
+	} tls;
+
+	struct {
+		char *static_zone; /* [dns] static; "" = none */
+	} dns;
+
+	struct {
+		unsigned mx_port;
+		char *source; /* numeric IP; "" = the kernel's choice */
+	} outbound;
+
+	struct {
+		unsigned max_connections;
+		unsigned max_connections_per_ip;
+		unsigned handshake_timeout; /* seconds, TLS handshake */
+		unsigned smtp_idle_timeout; /* seconds */
+		unsigned imap_idle_timeout;
+		unsigned pop3_idle_timeout;
+	} limits;
+
+	struct {
+		uint64_t max_message_size;
+		unsigned max_recipients;
+		unsigned max_line_length;
+		unsigned max_header_count;
+		unsigned max_received_headers;
+		char *recipient_delimiter; /* set of characters; "" = none */
+		enum config_verify_policy vrfy;
+		enum config_verify_policy expn;
+	} smtp;
+};
+
+/* The listener's config name ("smtp", "imaps", ...). */
+const char *config_listener_name(enum config_listener l);
+/* True for implicit-TLS listeners (submissions, imaps, pop3s). */
+bool config_listener_implicit_tls(enum config_listener l);
+
+/* The text of the embedded default configuration (used with no -c). */
+const char *config_embedded_text(void);
+
+/* Loads and validates path; path NULL loads the embedded default. Returns 1
+ * with a new *config_r (refcount 1), or -1 with one line per problem
+ * appended to errors ("FILE:LINE: key: message\n"; a problem without a line,
+ * such as an unreadable file, is "FILE: message\n"). */
+int config_load(const char *path, struct config **config_r,
+		struct buf *errors);
+/* The same from text in memory; name is used as FILE in messages. */
+int config_load_string(const char *name, const char *text,
+		       struct config **config_r, struct buf *errors);
+
+/* Reference counting (atomic): a reload swaps the daemon's current config
+ * while connections may still hold the old one. */
+void config_ref(struct config *config);
+/* Drops a reference, frees on the last; sets *config to NULL. */
+void config_unref(struct config **config);
+
+/* Appends the names of keys whose change needs a restart (listen.*,
+ * server.user, server.data_dir, server.io_threads, server.pid_file),
+ * space-separated, to keys_r. Returns the number found. */
+unsigned config_restart_changes(const struct config *old,
+				const struct config *new_config,
+				struct buf *keys_r);
+
+/* Value parsers, exposed for tests and for other modules' own options.
+ * Each returns 0 with the value, or -1 with a static English *error_r. */
+int config_parse_size(const char *str, uint64_t *size_r, const char **error_r);
+int config_parse_duration(const char *str, unsigned *secs_r,
+			  const char **error_r);
+int config_parse_bool(const char *str, bool *value_r, const char **error_r);
+/* One "ADDR:PORT" / "[IPV6]:PORT" / "*:PORT" element into addr_r (strings
+ * allocated with i_malloc; free with config_addr_free()). */
+int config_parse_addr(const char *str, struct config_addr *addr_r,
+		      const char **error_r);
+void config_addr_free(struct config_addr *addr);
+
+#endif
