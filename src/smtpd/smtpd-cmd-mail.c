@@ -178,9 +178,13 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 	}
 	lookup = address;
 	if (rcpt.path.domain == NULL) {
-		/* Bare <postmaster>: ours, at our host name. */
-		lookup = pool_printf(session->cmd_pool, "postmaster@%s",
-				     session->config->server.hostname);
+		/* Bare <postmaster> (RFC 5321 section 4.1.1.3): the
+		 * configured postmaster account, else postmaster at our host
+		 * name when that is a local domain. */
+		const char *pm = session->config->server.postmaster;
+		lookup = pm != NULL && pm[0] != '\0' ? pm :
+			pool_printf(session->cmd_pool, "postmaster@%s",
+				    session->config->server.hostname);
 	} else {
 		ret = store_domain_exists(store, rcpt.path.domain, &store_error);
 		if (ret < 0)
