@@ -147,8 +147,6 @@ static void smtpd_on_connect(struct conn *conn)
 	session->caps = SMTP_CAP_SIZE | SMTP_CAP_8BITMIME | SMTP_CAP_SMTPUTF8 |
 		SMTP_CAP_DSN;
 	conn_set_context(conn, session);
-	log_info(session->sid, "smtp_connect", "service=%s ip=%s port=%u",
-		 server->name, conn_peer_ip(conn), conn_peer_port(conn));
 	smtpd_reply(session, 220, NULL, "%s ESMTP Posthorn",
 		    session->config->server.hostname);
 }
@@ -240,17 +238,13 @@ static void smtpd_on_tls_done(struct conn *conn, bool ok)
 {
 	struct smtpd_session *session = conn_get_context(conn);
 
-	if (!ok) {
-		log_info(session->sid, "smtp_tls_failed", NULL);
-		return;
-	}
+	if (!ok)
+		return; /* lib-net logs it and closes */
 	/* RFC 3207 section 4.2: forget everything learnt before TLS; the
 	 * client must EHLO again. */
 	session->helo = NULL;
 	session->ehlo = false;
 	smtpd_transaction_end(session);
-	log_info(session->sid, "smtp_tls", "version=%s cipher=%s",
-		 conn_tls_version(conn), conn_tls_cipher(conn));
 }
 
 static void smtpd_on_timeout(struct conn *conn)
@@ -282,9 +276,6 @@ static void smtpd_on_close(struct conn *conn)
 
 	if (session == NULL)
 		return;
-	log_info(session->sid, "smtp_disconnect", "in=%llu out=%llu",
-		 (unsigned long long)conn_bytes_in(conn),
-		 (unsigned long long)conn_bytes_out(conn));
 	smtpd_transaction_reset(session);
 	pool_destroy(&session->txn_pool);
 	pool_destroy(&session->cmd_pool);
