@@ -2,7 +2,7 @@
 """The MX listener's bad-input table: each case asserts the exact reply
 (code and enhanced code), that nothing was stored, and that the connection
 still works afterwards where it should."""
-import socket
+import subprocess
 
 import pytest
 
@@ -11,7 +11,7 @@ try:
 except ImportError:  # the daemon's harness is not merged yet
     pytest.skip("needs the integration harness (conftest.py)",
                 allow_module_level=True)
-from test_smtp_basic import Raw, greet, mx, stored  # noqa: F401,E402
+from test_smtp_basic import DUMP, Raw, greet, mx, stored  # noqa: F401,E402
 
 ALICE = "alice@example.org"
 
@@ -243,3 +243,36 @@ def test_too_many_errors_closes(mx):
     assert code == 421, lines
     assert c.reply()[0] is None
     c.close()
+
+
+def set_quota(server, address, nbytes, messages):
+    res = subprocess.run([DUMP, "--quota", server.data_dir, address,
+                          str(nbytes), str(messages)],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+
+
+def test_over_quota(mx):
+    set_quota(mx, ALICE, 0, 1)
+    c = greet(mx.ports["smtp"])
+    start_data(c)
+    c.send(b"Subject: first\r\n\r\nx\r\n.\r\n")
+    expect(c.reply(), 250, "2.0.0")
+    # The message quota is now used up: refused at RCPT.
+    expect(c.cmd("MAIL FROM:<x@remote.example>"), 250, "2.1.0")
+    expect(c.cmd("RCPT TO:<%s>" % ALICE), 552, "5.2.2")
+    expect(c.cmd("RSET"), 250, "2.0.0")
+    # A byte quota: a declared SIZE over it is refused at RCPT, an
+    # undeclared one when the store sees the message; nothing is stored.
+    set_quota(mx, "bob@example.org", 2000, 0)
+    expect(c.cmd("MAIL FROM:<x@remote.example> SIZE=5000"), 250, "2.1.0")
+    expect(c.cmd("RCPT TO:<bob@example.org>"), 552, "5.2.2")
+    expect(c.cmd("RSET"), 250, "2.0.0")
+    start_data(c, "bob@example.org")
+    c.send(b"Subject: big\r\n\r\n" + b"z" * 998 + b"\r\n" + b"z" * 998 +
+           b"\r\n" + b"z" * 998 + b"\r\n.\r\n")
+    expect(c.reply(), 552, "5.2.2")
+    still_works(c)
+    c.close()
+    assert len(stored(mx, ALICE)) == 1
+    assert stored(mx, "bob@example.org") == []

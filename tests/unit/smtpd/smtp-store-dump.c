@@ -3,6 +3,7 @@
  * account's mailbox as stored, read through the store API.
  *
  *   smtp-store-dump DATA_DIR ADDRESS [MAILBOX]
+ *   smtp-store-dump --quota DATA_DIR ADDRESS BYTES MESSAGES
  *
  * Output, per message in UID order: a line "MESSAGE <uid> <size>\n", then
  * exactly <size> bytes of the stored message, then "\n". Exit 0, or 1 with
@@ -44,6 +45,31 @@ static int dump_body(struct store *store, const struct store_message *msg)
 	return 0;
 }
 
+static int set_quota(char **argv)
+{
+	struct store_settings set = {0};
+	struct store *store;
+	struct store_txn *txn;
+	const char *error;
+	enum store_error err;
+
+	set.data_dir = argv[0];
+	if (store_open(&set, &store, &error) < 0) {
+		fprintf(stderr, "cannot open store: %s\n", error);
+		return 1;
+	}
+	txn = store_txn_create(store);
+	(void)store_txn_account_set_quota(txn, argv[1],
+					  strtoull(argv[2], NULL, 10),
+					  strtoull(argv[3], NULL, 10));
+	err = store_txn_commit_wait(txn);
+	if (err != STORE_OK)
+		fprintf(stderr, "set quota: %s\n", store_error_str(err));
+	store_txn_destroy(&txn);
+	store_close(&store);
+	return err == STORE_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct store_settings set = {0};
@@ -56,6 +82,8 @@ int main(int argc, char **argv)
 	const char *error;
 	int ret, rc = 0;
 
+	if (argc == 6 && strcmp(argv[1], "--quota") == 0)
+		return set_quota(argv + 2);
 	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "usage: smtp-store-dump DATA_DIR ADDRESS [MAILBOX]\n");
 		return 1;
