@@ -176,7 +176,7 @@ bool imap_arg_is_nil(const struct imap_arg *arg);
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
 /* quoted or literal (not literal8). */
 bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r);
-/* As astring, but NIL gives *str_r = NULL. */
+/* nstring: quoted, literal or NIL (*str_r = NULL). */
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_list(const struct imap_arg *arg,
