@@ -373,8 +373,12 @@ static void pop3_on_timeout(struct conn *conn)
 {
 	struct pop3_session *s = conn_get_context(conn);
 
-	log_info(s->sid, "pop3_idle_timeout", "state=%d", (int)s->state);
-	pop3_reply(s, "-ERR Disconnected for inactivity");
+	log_info(s->sid, "pop3_idle_timeout", "state=%d streaming=%s",
+		 (int)s->state, s->stream != NULL ? "yes" : "no");
+	/* A client stuck in the middle of a RETR gets no text appended to
+	 * the message it is (not) reading. */
+	if (s->stream == NULL)
+		pop3_reply(s, "-ERR Disconnected for inactivity");
 }
 
 static void pop3_on_write_ready(struct conn *conn)
