@@ -567,3 +567,31 @@ def test_retr_backpressure(env):
     # The pipelined NOOP waited for the whole message.
     assert f.readline() == b"+OK\r\n"
     s.close()
+
+
+AUTH_CLIENT = os.path.join(BUILD, "tests", "auth", "posthorn-auth-client")
+
+
+def auth_client(env, *args, port=None):
+    if not os.path.exists(AUTH_CLIENT):
+        pytest.skip("posthorn-auth-client is not built")
+    cmd = [AUTH_CLIENT, "--protocol", "pop3", "--port",
+           str(port or env.port_tls), "--user", USER, "--timeout", "20"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_auth_scram_plus(env):
+    """SCRAM-SHA-256-PLUS with tls-exporter channel binding (RFC 9266),
+    on pop3s and after STLS; a wrong binding or password is refused."""
+    res = auth_client(env, "--password", PASSWORD)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = auth_client(env, "--password", PASSWORD, "--starttls",
+                      port=env.port)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = auth_client(env, "--password", PASSWORD, "--corrupt-cb")
+    assert res.returncode == 1, res.stdout + res.stderr
+    res = auth_client(env, "--password", "wrong")
+    assert res.returncode == 1, res.stdout + res.stderr
+    res = auth_client(env, "--password", PASSWORD, "--mech", "PLAIN")
+    assert res.returncode == 0, res.stdout + res.stderr
