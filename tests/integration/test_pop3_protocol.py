@@ -595,3 +595,41 @@ def test_auth_scram_plus(env):
     assert res.returncode == 1, res.stdout + res.stderr
     res = auth_client(env, "--password", PASSWORD, "--mech", "PLAIN")
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_imap_sees_pop3_deletions(env):
+    """An IMAP session with INBOX selected sees the POP3 session's DELEs as
+    EXPUNGE once QUIT has committed them (not before), and IMAP's
+    UIDVALIDITY/UID are what UIDL says."""
+    import imaplib
+    if "listener-skipped listener=imap " in env.server.log():
+        pytest.skip("imapd is not built into posthornd yet")
+    ids = env.append(USER, MSG1, MSG2, MSG3)
+    imap = imaplib.IMAP4("127.0.0.1", env.server.ports["imap"], timeout=20)
+    try:
+        imap.login(USER, PASSWORD)
+    except imaplib.IMAP4.error:
+        imap.starttls(env.tls_context())
+        imap.login(USER, PASSWORD)
+    typ, data = imap.select("INBOX")
+    assert typ == "OK" and int(data[0]) == 3
+    uidvalidity = int(imap.untagged_responses["UIDVALIDITY"][0])
+    typ, data = imap.uid("SEARCH", "ALL")
+    assert [int(u) for u in data[0].split()] == [u for _, u in ids]
+    assert all(v == uidvalidity for v, _ in ids)
+
+    p = env.login()
+    p.dele(1)
+    p.dele(3)
+    imap.noop()
+    assert "EXPUNGE" not in imap.untagged_responses
+    p.quit()
+    # The commit is durable before +OK; the IMAP session learns of it on
+    # its next command (NOOP, RFC 9051 section 6.1.2).
+    typ, _ = imap.noop()
+    expunged = imap.untagged_responses.pop("EXPUNGE", [])
+    assert sorted(int(x) for x in expunged) in ([1, 2], [1, 3], [2, 3]) or \
+        len(expunged) == 2, expunged
+    typ, data = imap.uid("SEARCH", "ALL")
+    assert [int(u) for u in data[0].split()] == [ids[1][1]]
+    imap.logout()
