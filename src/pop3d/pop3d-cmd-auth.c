@@ -95,7 +95,7 @@ static void pop3_login(struct pop3_session *s, int64_t account_id,
 	}
 	if (ret < 0) {
 		log_error(s->sid, "pop3_maildrop_failed", "user=%s error=%s",
-			  username, error);
+			  username, pop3_logq(error));
 		pop3_reply(s, "-ERR [SYS/TEMP] Cannot open maildrop, try "
 			      "again later");
 		return;
@@ -139,8 +139,7 @@ static void pop3_auth_result(struct pop3_session *s,
 	}
 	case AUTH_STATUS_FAILURE:
 		log_info(s->sid, "pop3_auth_failed", "error=%s delay_ms=%u",
-			 result->error != NULL ? result->error : "-",
-			 result->delay_ms);
+			 pop3_logq(result->error), result->delay_ms);
 		pop3_session_auth_cleanup(s);
 		/* RFC 3206 section 4: [AUTH] = the credentials are wrong. */
 		pop3_session_delay_reply(s, result->delay_ms,
@@ -148,7 +147,7 @@ static void pop3_auth_result(struct pop3_session *s,
 		break;
 	case AUTH_STATUS_TEMPFAIL:
 		log_warn(s->sid, "pop3_auth_tempfail", "error=%s",
-			 result->error != NULL ? result->error : "-");
+			 pop3_logq(result->error));
 		pop3_session_auth_cleanup(s);
 		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
 			      "failure, try again later");
@@ -229,7 +228,8 @@ void pop3_cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 	user = s->user;
 	s->user = NULL;
 	if (pop3_auth_create(s, NULL, &error) <= 0) {
-		log_error(s->sid, "pop3_auth_failed", "error=%s", error);
+		log_error(s->sid, "pop3_auth_failed", "error=%s",
+			  pop3_logq(error));
 		pop3_reply(s, "-ERR [SYS/TEMP] Authentication unavailable");
 		i_free(user);
 		return;

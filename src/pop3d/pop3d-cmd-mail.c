@@ -86,7 +86,7 @@ static void pop3_send_message(struct pop3_session *s, const char *arg,
 	if (ret <= 0) {
 		if (ret < 0)
 			log_error(s->sid, "pop3_body_failed", "uid=%u error=%s",
-				  msg->uid, error);
+				  msg->uid, pop3_logq(error));
 		pop3_reply(s, ret == 0 ? "-ERR Message was removed by another "
 					 "session"
 				       : "-ERR [SYS/TEMP] Cannot read message");

@@ -194,14 +194,14 @@ static void pop3_update_done(struct store_txn *txn, void *ctx)
 		 * stand if the commit succeeded. */
 		log_info(conn_sid(up->conn), "pop3_update",
 			 "result=%s expunged=%u client=gone",
-			 err == STORE_OK ? "ok" : store_error_str(err),
+			 err == STORE_OK ? "ok" : "failed",
 			 expunged);
 	} else {
 		s = conn_get_context(up->conn);
 		s->updating = false;
 		if (err != STORE_OK) {
-			log_error(s->sid, "pop3_update", "result=%s error=%s",
-				  store_error_str(err), text);
+			log_error(s->sid, "pop3_update", "result=failed error=%s",
+				  pop3_logq(text));
 			/* RFC 1939 section 6. */
 			pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages "
 				      "not removed");

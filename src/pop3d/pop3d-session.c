@@ -54,6 +54,13 @@ void pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	buf_free(&b);
 }
 
+const char *pop3_logq(const char *value)
+{
+	static __thread char q[256];
+
+	return log_quote(q, sizeof(q), value != NULL ? value : "-");
+}
+
 bool pop3_session_secure(struct pop3_session *s)
 {
 	if (conn_is_tls(s->conn))
@@ -132,7 +139,7 @@ static int pop3_stream_body(struct pop3_session *s, struct buf *out)
 	if (ret <= 0) {
 		log_error(s->sid, "pop3_body_failed", "body_id=%lld error=%s",
 			  (long long)st->body_id,
-			  ret == 0 ? "body gone" : error);
+			  pop3_logq(ret == 0 ? "body gone" : error));
 		return -1;
 	}
 	chunk = i_malloc(POP3_BODY_CHUNK);
@@ -147,7 +154,8 @@ static int pop3_stream_body(struct pop3_session *s, struct buf *out)
 			if (n < 0) {
 				log_error(s->sid, "pop3_body_failed",
 					  "body_id=%lld error=%s",
-					  (long long)st->body_id, error);
+					  (long long)st->body_id,
+					  pop3_logq(error));
 				ret = -1;
 				break;
 			}
@@ -272,18 +280,17 @@ static void pop3_dispatch(struct pop3_session *s, const uint8_t *line,
 	struct pop3_command *cmd = i_new(struct pop3_command, 1);
 	const struct pop3_command_def *def;
 	const char *error;
-	char qname[64];
 
 	if (pop3_command_parse(line, len, cmd, NULL, &error) < 0) {
 		log_debug(s->sid, "pop3_bad_command", "error=%s",
-			  log_quote(qname, sizeof(qname), error));
+			  pop3_logq(error));
 		pop3_bad_command(s, error);
 		goto out;
 	}
 	def = pop3_command_find(cmd->name);
 	if (def == NULL) {
 		log_debug(s->sid, "pop3_unknown_command", "name=%s",
-			  log_quote(qname, sizeof(qname), cmd->name));
+			  pop3_logq(cmd->name));
 		pop3_bad_command(s, "Unknown command");
 		goto out;
 	}

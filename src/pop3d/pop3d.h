@@ -121,6 +121,11 @@ struct pop3_session {
 	unsigned bad_commands;
 };
 
+/* Quotes a value for a key=value log line (log_quote() into a
+ * thread-local buffer): valid until the next call on the thread, so one
+ * per log line. */
+const char *pop3_logq(const char *value);
+
 /* pop3d-session.c */
 extern const struct conn_handlers pop3d_conn_handlers;
 void pop3_reply(struct pop3_session *s, const char *fmt, ...) ATTR_FORMAT(2, 3);
