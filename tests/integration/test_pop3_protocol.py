@@ -633,3 +633,16 @@ def test_imap_sees_pop3_deletions(env):
     typ, data = imap.uid("SEARCH", "ALL")
     assert [int(u) for u in data[0].split()] == [ids[1][1]]
     imap.logout()
+
+
+def test_shutdown_keeps_messages(env):
+    """SIGTERM while a session has messages marked: the client is told, the
+    daemon exits cleanly, and nothing is deleted (no UPDATE without QUIT)."""
+    env.append(USER, MSG1, MSG2)
+    before = env.inbox(USER)
+    p = env.login()
+    p.dele(1)
+    assert env.server.stop() == 0
+    assert p.file.readline().startswith(b"-ERR [SYS/TEMP] Server shutting")
+    assert p.file.readline() == b""
+    assert env.inbox(USER) == before
