@@ -99,6 +99,8 @@ static void pop3_send_message(struct pop3_session *s, const char *arg,
 	store_body_close(&body);
 	pop3_dotstuff_init(&st->ds, top, lines);
 
+	if (!top)
+		msg->retrieved = true;
 	if (top)
 		pop3_reply(s, "+OK Top of message follows");
 	else

@@ -75,6 +75,8 @@ static int pop3_maildrop_list(struct store *store, struct pop3_maildrop *md,
 		struct pop3_message *m = &md->msgs[md->count++];
 		m->uid = msg.uid;
 		m->deleted = false;
+		m->retrieved = false;
+		m->seen = (msg.flags & STORE_FLAG_SEEN) != 0;
 		m->size = msg.size;
 		m->body_id = msg.body_id;
 		md->total_size += msg.size;
@@ -173,6 +175,7 @@ struct pop3_update {
 	struct conn *conn;
 	struct completion_target target;
 	int64_t mailbox_id;
+	int expunge_op; /* -1 = none */
 	unsigned wanted;
 };
 
@@ -184,8 +187,8 @@ static void pop3_update_done(struct store_txn *txn, void *ctx)
 	enum store_error err = store_txn_error(txn, &text);
 	unsigned expunged = 0;
 
-	if (err == STORE_OK)
-		expunged = store_txn_result(txn, 0)->count;
+	if (err == STORE_OK && up->expunge_op >= 0)
+		expunged = store_txn_result(txn, (unsigned)up->expunge_op)->count;
 	/* Only now may another session see (and lock) the maildrop. */
 	pop3_maildrop_unlock(up->mailbox_id);
 
@@ -209,8 +212,12 @@ static void pop3_update_done(struct store_txn *txn, void *ctx)
 			log_info(s->sid, "pop3_update",
 				 "result=ok expunged=%u wanted=%u", expunged,
 				 up->wanted);
-			pop3_reply(s, "+OK Bye, %u message%s deleted",
-				   up->wanted, up->wanted == 1 ? "" : "s");
+			if (up->wanted == 0)
+				pop3_reply(s, "+OK Bye, no messages deleted");
+			else
+				pop3_reply(s, "+OK Bye, %u message%s deleted",
+					   up->wanted,
+					   up->wanted == 1 ? "" : "s");
 		}
 		conn_close_after_flush(up->conn, "quit");
 	}
@@ -218,37 +225,77 @@ static void pop3_update_done(struct store_txn *txn, void *ctx)
 	i_free(up);
 }
 
+/* The UIDs of messages matching want(), as ranges: consecutive UIDs share
+ * one (the snapshot is in UID order). Returns the range count. */
+static unsigned pop3_uid_ranges(const struct pop3_maildrop *md,
+				bool (*want)(const struct pop3_message *msg),
+				struct store_uid_range **ranges_r)
+{
+	struct store_uid_range *ranges = NULL;
+	unsigned count = 0, cap = 0;
+
+	for (unsigned i = 0; i < md->count; i++) {
+		uint32_t uid = md->msgs[i].uid;
+		if (!want(&md->msgs[i]))
+			continue;
+		if (count > 0 && ranges[count - 1].last + 1 == uid) {
+			ranges[count - 1].last = uid;
+			continue;
+		}
+		if (count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			ranges = i_realloc(ranges,
+					   i_size_mul(cap, sizeof(*ranges)));
+		}
+		ranges[count].first = uid;
+		ranges[count].last = uid;
+		count++;
+	}
+	*ranges_r = ranges;
+	return count;
+}
+
+static bool pop3_want_expunge(const struct pop3_message *msg)
+{
+	return msg->deleted;
+}
+
+static bool pop3_want_seen(const struct pop3_message *msg)
+{
+	return msg->retrieved && !msg->deleted && !msg->seen;
+}
+
 void pop3_maildrop_update(struct pop3_session *s)
 {
 	struct pop3_maildrop *md = s->maildrop;
-	struct store_uid_range *ranges;
-	unsigned count = 0;
+	struct store_uid_range *expunge, *seen;
+	unsigned expunge_count, seen_count;
 
 	s->state = POP3_STATE_UPDATE;
-	if (md->deleted_count == 0) {
+	expunge_count = pop3_uid_ranges(md, pop3_want_expunge, &expunge);
+	seen_count = pop3_uid_ranges(md, pop3_want_seen, &seen);
+	if (expunge_count == 0 && seen_count == 0) {
 		pop3_reply(s, "+OK Bye, no messages deleted");
 		conn_close_after_flush(s->conn, "quit");
 		return;
 	}
-	/* Consecutive UIDs share a range; the snapshot is in UID order. */
-	ranges = i_new(struct store_uid_range, md->deleted_count);
-	for (unsigned i = 0; i < md->count; i++) {
-		uint32_t uid = md->msgs[i].uid;
-		if (!md->msgs[i].deleted)
-			continue;
-		if (count > 0 && ranges[count - 1].last + 1 == uid) {
-			ranges[count - 1].last = uid;
-		} else {
-			ranges[count].first = uid;
-			ranges[count].last = uid;
-			count++;
-		}
-	}
 
 	struct pop3_update *up = i_new(struct pop3_update, 1);
 	struct store_txn *txn = store_txn_create(s->server->store);
-	store_txn_expunge(txn, md->mailbox_id, ranges, count, false);
-	i_free(ranges);
+	/* Messages read with RETR become \Seen, as IMAP clients expect
+	 * after a POP3 download; the store skips any that IMAP expunged
+	 * meanwhile. One transaction: one commit for both. */
+	if (seen_count > 0) {
+		store_txn_flags(txn, md->mailbox_id, seen, seen_count,
+				STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0);
+	}
+	up->expunge_op = -1;
+	if (expunge_count > 0) {
+		up->expunge_op = (int)store_txn_expunge(
+			txn, md->mailbox_id, expunge, expunge_count, false);
+	}
+	i_free(expunge);
+	i_free(seen);
 
 	up->conn = s->conn;
 	conn_ref(up->conn);

@@ -66,6 +66,8 @@ struct pop3d_server {
 struct pop3_message {
 	uint32_t uid;
 	bool deleted;
+	bool retrieved; /* sent whole by RETR: \Seen at QUIT */
+	bool seen;	/* \Seen at login */
 	uint64_t size; /* stored (CRLF) size, RFC 1939 section 11 */
 	int64_t body_id;
 };
@@ -180,8 +182,9 @@ struct pop3_message *pop3_maildrop_get_arg(struct pop3_maildrop *md,
 void pop3_maildrop_uidl(const struct pop3_maildrop *md,
 			const struct pop3_message *msg,
 			char dst[POP3_UIDL_MAX_LEN]);
-/* QUIT in TRANSACTION: commits the expunge of the deleted messages, then
- * answers and closes. Takes over the maildrop lock. */
+/* QUIT in TRANSACTION: commits the expunge of the deleted messages (and
+ * \Seen on those retrieved), then answers and closes. Takes over the
+ * maildrop lock. */
 void pop3_maildrop_update(struct pop3_session *s);
 
 #endif

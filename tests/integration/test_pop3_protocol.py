@@ -76,12 +76,14 @@ class Pop3Env:
         return [tuple(int(x) for x in line.split())
                 for line in out.stdout.splitlines()]
 
-    def inbox(self, user):
-        """[(uidvalidity, uid, size)] of user's INBOX, from the store."""
+    def inbox(self, user, flags=False):
+        """[(uidvalidity, uid, size)] of user's INBOX, from the store;
+        with flags, (uidvalidity, uid, size, store flags)."""
         out = subprocess.run([STORE_TOOL, self.server.data_dir, "list", user],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        return [tuple(int(x) for x in line.split())
+        n = 4 if flags else 3
+        return [tuple(int(x) for x in line.split()[:n])
                 for line in out.stdout.splitlines()]
 
     def tls_context(self):
@@ -646,3 +648,34 @@ def test_shutdown_keeps_messages(env):
     assert p.file.readline().startswith(b"-ERR [SYS/TEMP] Server shutting")
     assert p.file.readline() == b""
     assert env.inbox(USER) == before
+
+
+STORE_FLAG_SEEN = 1
+
+
+def test_retr_sets_seen_at_quit(env):
+    """RETR (not TOP) marks a message \\Seen, applied at QUIT with the
+    deletions; a dropped session changes no flags either."""
+    env.append(USER, MSG1, MSG2, MSG3)
+    p = env.login()
+    p.retr(1)
+    p.top(2, 0)
+    p.retr(3)
+    p.dele(3)
+    p.sock.shutdown(socket.SHUT_RDWR)
+    p.sock.close()
+    p.file.close()
+    env.server.wait_log(r"event=pop3_disconnect user=%s" % USER)
+    assert [f for *_, f in env.inbox(USER, flags=True)] == [0, 0, 0]
+    p = env.login()
+    p.retr(1)
+    p.top(2, 0)
+    p.retr(3)
+    p.dele(3)
+    assert p.quit() == b"+OK Bye, 1 message deleted"
+    flags = [f for *_, f in env.inbox(USER, flags=True)]
+    assert flags == [STORE_FLAG_SEEN, 0]
+    # Reading an already seen message needs no update at all.
+    p = env.login()
+    p.retr(1)
+    assert p.quit() == b"+OK Bye, no messages deleted"

@@ -4,8 +4,9 @@
  *   pop3-test-store DATA_DIR append ADDRESS FILE...   one message per file
  *                                                     into INBOX (LF -> CRLF);
  *                                                     prints "uidvalidity uid"
- *   pop3-test-store DATA_DIR list ADDRESS             "uidvalidity uid size"
- *                                                     per INBOX message
+ *   pop3-test-store DATA_DIR list ADDRESS             "uidvalidity uid size
+ *                                                     flags" per INBOX message
+ *                                                     (flags: enum store_flags)
  *
  * It works while posthornd runs on the same data directory, like the
  * posthorn admin command. Exit 0 on success, 1 with a message on stderr. */
@@ -103,8 +104,8 @@ int main(int argc, char **argv)
 
 		iter = store_message_iter_init(store, mbox->id, 1, 0, 0);
 		while (store_message_iter_next(iter, &msg) > 0) {
-			printf("%u %u %llu\n", mbox->uidvalidity, msg.uid,
-			       (unsigned long long)msg.size);
+			printf("%u %u %llu %u\n", mbox->uidvalidity, msg.uid,
+			       (unsigned long long)msg.size, msg.flags);
 		}
 		if (store_message_iter_deinit(&iter, &error) < 0)
 			ret = die("list", error);
