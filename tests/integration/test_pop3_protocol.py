@@ -534,7 +534,8 @@ def vm_rss_kb(pid):
     return 0
 
 
-def test_retr_backpressure(env):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "pop3s"])
+def test_retr_backpressure(env, tls):
     """A 40 MB message to a client that does not read: the daemon queues
     only a bounded amount (store reads follow the output watermarks), then
     streams the rest once the client reads."""
@@ -542,8 +543,12 @@ def test_retr_backpressure(env):
     count = 40 * 1024
     env.append(USER, b"Subject: huge\n\n" + line * count)
     size = len(b"Subject: huge\r\n\r\n") + count * (len(line) + 1)
-    s = socket.create_connection(("127.0.0.1", env.port), timeout=30)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", env.port_tls if tls else env.port))
+    if tls:
+        s = env.tls_context().wrap_socket(s)
     f = s.makefile("rb")
     assert f.readline().startswith(b"+OK")
     s.sendall(("USER %s\r\nPASS %s\r\n" % (USER, PASSWORD)).encode())
