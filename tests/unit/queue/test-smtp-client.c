@@ -68,9 +68,11 @@ static void run_client(struct fake_smtp_server *srv,
 	assert_true(rc->done);
 	smtp_client_destroy(&client);
 	assert_null(client);
+	/* libevent closes a freed bufferevent's socket from the loop (or
+	 * when the base is freed): only then does the server see EOF. */
+	event_base_free(rc->base);
 	if (srv != NULL)
 		fake_smtp_server_stop(srv);
-	event_base_free(rc->base);
 }
 
 static struct smtp_client_message default_msg(const struct smtp_client_rcpt *rcpts,
