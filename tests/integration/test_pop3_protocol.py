@@ -684,3 +684,38 @@ def test_retr_sets_seen_at_quit(env):
     p = env.login()
     p.retr(1)
     assert p.quit() == b"+OK Bye, no messages deleted"
+
+
+def test_imap_expunge_during_pop3_session(env):
+    """IMAP expunges a message that the POP3 snapshot still lists: RETR of
+    it answers cleanly (the message or -ERR, never a broken response), and
+    DELE of it plus QUIT still succeeds."""
+    import imaplib
+    if "listener-skipped listener=imap " in env.server.log():
+        pytest.skip("imapd is not built into posthornd yet")
+    env.append(USER, MSG1, MSG2)
+    p = env.login()
+    imap = imaplib.IMAP4("127.0.0.1", env.server.ports["imap"], timeout=20)
+    imap.starttls(env.tls_context())
+    imap.login(USER, PASSWORD)
+    imap.select("INBOX")
+    imap.store("1", "+FLAGS", "\\Deleted")
+    imap.expunge()
+    imap.logout()
+    p._putcmd("RETR 1")
+    line = p._getline()[0]
+    if line.startswith(b"+OK"):
+        lines = []
+        while True:
+            l = p._getline()[0]
+            if l == b".":
+                break
+            lines.append(l[1:] if l.startswith(b"..") else l)
+        assert b"\r\n".join(lines) + b"\r\n" == crlf(MSG1)
+    else:
+        assert line.startswith(b"-ERR Message was removed")
+    assert p.stat()[0] == 2  # the snapshot is unchanged
+    p.dele(1)
+    p.dele(2)
+    assert p.quit() == b"+OK Bye, 2 messages deleted"
+    assert env.inbox(USER) == []
