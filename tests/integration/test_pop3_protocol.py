@@ -719,3 +719,29 @@ def test_imap_expunge_during_pop3_session(env):
     p.dele(2)
     assert p.quit() == b"+OK Bye, 2 messages deleted"
     assert env.inbox(USER) == []
+
+
+def test_corpus_retr_top(env):
+    """Every message of the shared test corpus comes back from RETR exactly
+    as stored (LF made CRLF on import), and TOP n 0 is its header plus the
+    blank line, LIST its stored size."""
+    corpus = conftest.require_shared("corpus", "messages")
+    names = sorted(os.listdir(corpus))
+    datas = []
+    for name in names:
+        with open(os.path.join(corpus, name), "rb") as f:
+            datas.append(f.read())
+    env.append(USER, *datas)
+    p = env.login(env.pop3s())
+    assert p.stat()[0] == len(datas)
+    for i, data in enumerate(datas, 1):
+        stored = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert p.list(i) == b"+OK %d %d" % (i, len(stored)), names[i - 1]
+        resp, lines, _ = p.retr(i)
+        want = stored if stored.endswith(b"\r\n") else stored + b"\r\n"
+        assert b"\r\n".join(lines) + b"\r\n" == want, names[i - 1]
+        resp, lines, _ = p.top(i, 0)
+        end = stored.find(b"\r\n\r\n")
+        header = want if end < 0 else stored[:end + 4]
+        assert b"\r\n".join(lines) + b"\r\n" == header, names[i - 1]
+    p.quit()
