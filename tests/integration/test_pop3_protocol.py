@@ -745,3 +745,17 @@ def test_corpus_retr_top(env):
         header = want if end < 0 else stored[:end + 4]
         assert b"\r\n".join(lines) + b"\r\n" == header, names[i - 1]
     p.quit()
+
+
+def test_connection_limit_message(posthorn_factory, tmp_path):
+    env = make_env(posthorn_factory, tmp_path, extra=PLAINTEXT_OK +
+                   "[limits]\nmax_connections_per_ip = 1\n")
+    p = env.plain()
+    s = socket.create_connection(("127.0.0.1", env.port), timeout=20)
+    f = s.makefile("rb")
+    assert f.readline() == b"-ERR [SYS/TEMP] Too many connections\r\n"
+    assert f.readline() == b""
+    s.close()
+    # The first session is unaffected.
+    env.login(p)
+    p.quit()
