@@ -104,21 +104,6 @@ static void write_common_ext(struct buf *dest, const struct mime_part *part)
 	imap_append_nstring_nolf(dest, part->content_location);
 }
 
-/* The token of Content-Transfer-Encoding, or NULL. */
-static const char *encoding_token(struct buf *tmp, const char *value)
-{
-	struct rfc822_parser p;
-
-	if (value == NULL)
-		return NULL;
-	buf_reset(tmp);
-	rfc822_parser_init(&p, (const uint8_t *)value, strlen(value), NULL);
-	(void)rfc822_skip_lwsp(&p);
-	if (rfc822_parse_mime_token(&p, tmp) <= 0)
-		return NULL;
-	return buf_cstr(tmp);
-}
-
 static void write_multipart(struct buf *dest, const struct mime_part *part,
 			    bool extended)
 {
@@ -144,8 +129,6 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 			 bool extended)
 {
 	bool text = false, rfc822 = false;
-	struct buf tmp = BUF_INIT;
-	const char *enc;
 
 	if ((part->flags & MIME_PART_FLAG_MESSAGE_RFC822) != 0) {
 		buf_append_str(dest, "\"message\" \"rfc822\"");
@@ -167,12 +150,10 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 	buf_append_byte(dest, ' ');
 	imap_append_nstring_nolf(dest, part->content_description);
 	buf_append_byte(dest, ' ');
-	enc = encoding_token(&tmp, part->content_transfer_encoding);
-	if (enc != NULL)
-		imap_append_string(dest, enc);
+	if (part->content_transfer_encoding != NULL)
+		imap_append_string(dest, part->content_transfer_encoding);
 	else
 		buf_append_str(dest, "\"7bit\"");
-	buf_free(&tmp);
 	buf_printf(dest, " %llu", (unsigned long long)part->body_size);
 	if (text) {
 		buf_printf(dest, " %llu", (unsigned long long)part->body_lines);

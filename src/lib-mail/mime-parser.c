@@ -5,6 +5,7 @@
 #include "strutil.h"
 #include "message-header.h"
 #include "mime-param.h"
+#include "rfc822-parser.h"
 #include "mime-parser.h"
 
 /* Boundaries longer than RFC 2046 section 5.1.1 allows (70) are cut at 80
@@ -136,6 +137,37 @@ static const char *raw_value(struct pool *pool,
 	return s;
 }
 
+/* Content-Transfer-Encoding: one token and nothing else, or NULL. */
+static const char *parse_encoding(struct pool *pool,
+				  const struct message_header_field *f)
+{
+	struct rfc822_parser p;
+	struct buf token = BUF_INIT;
+	const char *ret = NULL;
+
+	rfc822_parser_init(&p, f->value, f->value_len, NULL);
+	(void)rfc822_skip_lwsp(&p);
+	(void)rfc822_parse_mime_token(&p, &token);
+	if (rfc822_skip_lwsp(&p) == 0 && token.len > 0)
+		ret = pool_strndup(pool, buf_cstr(&token), token.len);
+	buf_free(&token);
+	return ret;
+}
+
+/* Content-Language (RFC 3282) with at least one atom. */
+static bool has_language(const struct message_header_field *f)
+{
+	struct rfc822_parser p;
+	struct buf atom = BUF_INIT;
+	bool ret;
+
+	rfc822_parser_init(&p, f->value, f->value_len, NULL);
+	(void)rfc822_skip_lwsp(&p);
+	ret = rfc822_parse_atom(&p, &atom) > 0;
+	buf_free(&atom);
+	return ret;
+}
+
 static void set_first(const char **dest, struct pool *pool,
 		      const struct message_header_field *f)
 {
@@ -194,18 +226,41 @@ static void parse_envelope_field(struct mime_envelope *env, struct pool *pool,
 	}
 }
 
-/* Fills the part's MIME fields from its header (RFC 2045 section 3: only
- * the Content-* fields matter); the first field of each name wins. */
+/* Forgets every Content-* field (a part that is not MIME). */
+static void clear_content_fields(struct mime_part *part)
+{
+	part->content_type = NULL;
+	part->content_subtype = NULL;
+	part->content_type_params = NULL;
+	part->content_type_params_count = 0;
+	part->content_id = NULL;
+	part->content_description = NULL;
+	part->content_transfer_encoding = NULL;
+	part->content_md5 = NULL;
+	part->content_disposition = NULL;
+	part->content_disposition_params = NULL;
+	part->content_disposition_params_count = 0;
+	part->content_language = NULL;
+	part->content_location = NULL;
+}
+
+/* Fills the part's MIME fields from its header (RFC 2045 section 3). */
 static void parse_part_header(struct mime_parser *parser,
 			      struct parser_frame *frame,
 			      const char **boundary_r)
 {
 	struct mime_part *part = frame->part;
 	struct pool *pool = parser->pool;
+	struct parser_frame *parent = parser->frames_count > 1 ?
+		&parser->frames[parser->frames_count - 2] : NULL;
 	struct message_header_iter iter;
 	struct message_header_field f;
-	bool seen_ctype = false;
+	bool seen_ctype = false, is_mime;
 
+	/* RFC 2045 section 4 wants MIME-Version; like Dovecot we also take a
+	 * Content-Type as the sign, and parts of a multipart are MIME. */
+	is_mime = parent != NULL &&
+		  (parent->part->flags & MIME_PART_FLAG_MULTIPART) != 0;
 	*boundary_r = NULL;
 	message_header_iter_init(&iter, parser->header.data, parser->header.len);
 	while (message_header_iter_next(&iter, &f) > 0) {
@@ -213,22 +268,35 @@ static void parse_part_header(struct mime_parser *parser,
 			continue;
 		if (part->envelope != NULL)
 			parse_envelope_field(part->envelope, pool, &f);
+		if (message_header_field_is(&f, "MIME-Version"))
+			is_mime = true;
 		if (f.name_len < 8 || str_ascii_ncmp_ci(f.name, "Content-", 8) != 0)
 			continue;
+		/* As Dovecot: the first Content-Type counts even when invalid;
+		 * for the others the first usable one. Parsing works on the
+		 * raw value: its folds are whitespace to the tokenizer. */
 		if (message_header_field_is(&f, "Content-Type")) {
-			const char *value;
-
+			is_mime = true;
 			if (seen_ctype)
 				continue;
 			seen_ctype = true;
-			value = message_header_unfold(pool, f.value, f.value_len);
-			if (mime_content_type_parse(pool, value, &part->content_type,
+			if (mime_content_type_parse(pool, raw_value(pool, &f),
+						    &part->content_type,
 						    &part->content_subtype,
 						    &part->content_type_params,
-						    &part->content_type_params_count) > 0)
+						    &part->content_type_params_count) > 0) {
 				part->flags |= MIME_PART_FLAG_HAS_CONTENT_TYPE;
+			} else {
+				/* shown as "type" "" or "" "", without
+				 * parameters, and no text default */
+				if (part->content_type == NULL)
+					part->content_type = "";
+				part->content_subtype = "";
+			}
 		} else if (message_header_field_is(&f, "Content-Transfer-Encoding")) {
-			set_first(&part->content_transfer_encoding, pool, &f);
+			if (part->content_transfer_encoding == NULL)
+				part->content_transfer_encoding =
+					parse_encoding(pool, &f);
 		} else if (message_header_field_is(&f, "Content-ID")) {
 			set_first(&part->content_id, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Description")) {
@@ -236,22 +304,27 @@ static void parse_part_header(struct mime_parser *parser,
 		} else if (message_header_field_is(&f, "Content-MD5")) {
 			set_first(&part->content_md5, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Language")) {
-			set_first(&part->content_language, pool, &f);
+			if (part->content_language == NULL &&
+			    has_language(&f))
+				part->content_language = raw_value(pool, &f);
 		} else if (message_header_field_is(&f, "Content-Location")) {
 			set_first(&part->content_location, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Disposition")) {
-			const char *value;
-
-			if (part->content_disposition != NULL)
+			/* a later one replaces one without parameters */
+			if (part->content_disposition_params_count > 0)
 				continue;
-			value = message_header_unfold(pool, f.value, f.value_len);
-			(void)mime_disposition_parse(pool, value,
+			(void)mime_disposition_parse(pool, raw_value(pool, &f),
 				&part->content_disposition,
 				&part->content_disposition_params,
 				&part->content_disposition_params_count);
 		}
 	}
 
+	if (!is_mime) {
+		clear_content_fields(part);
+		part->flags &= ~MIME_PART_FLAG_HAS_CONTENT_TYPE;
+		seen_ctype = false;
+	}
 	if ((part->flags & MIME_PART_FLAG_HAS_CONTENT_TYPE) != 0) {
 		if (str_ascii_eq_ci(part->content_type, "multipart")) {
 			part->flags |= MIME_PART_FLAG_MULTIPART;
@@ -266,14 +339,10 @@ static void parse_part_header(struct mime_parser *parser,
 			part->flags |= MIME_PART_FLAG_TEXT;
 		}
 	} else if (seen_ctype) {
-		/* present but invalid: shown as "" "" without parameters,
-		 * as Dovecot does, and not defaulted to text */
-		part->content_type = "";
-		part->content_subtype = "";
-		part->content_type_params = NULL;
-		part->content_type_params_count = 0;
-	} else if (parser->frames_count > 1 &&
-		   parser->frames[parser->frames_count - 2].digest) {
+		/* invalid: no default (a bare "text" still counts as text) */
+		if (str_ascii_eq_ci(part->content_type, "text"))
+			part->flags |= MIME_PART_FLAG_TEXT;
+	} else if (parent != NULL && parent->digest) {
 		/* RFC 2046 section 5.1.5 */
 		part->flags |= MIME_PART_FLAG_MESSAGE_RFC822;
 	} else {
@@ -302,6 +371,8 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 
 	if ((part->flags & MIME_PART_FLAG_MULTIPART) != 0 && boundary != NULL) {
 		if (part->depth >= parser->limits.max_depth) {
+			/* as Dovecot: shown as a leaf part from here on */
+			part->flags &= ~MIME_PART_FLAG_MULTIPART;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
 			return;
 		}
@@ -315,6 +386,7 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 
 		if (part->depth >= parser->limits.max_depth ||
 		    parser->part_count >= parser->limits.max_parts) {
+			part->flags &= ~MIME_PART_FLAG_MESSAGE_RFC822;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
 			return;
 		}
@@ -397,6 +469,13 @@ static void handle_boundary(struct mime_parser *parser, int idx,
 		end -= parser->prev_line_crlf ? 2 : 1;
 		lf_end--;
 	}
+	if (first_line && (int)parser->frames_count - 1 > idx) {
+		/* the part whose header the boundary cut has no body; the
+		 * line end before the boundary stays in its parent */
+		struct parser_frame *top = frame_top(parser);
+
+		frame_pop(parser, top->part->body_offset, top->lf_start);
+	}
 	while ((int)parser->frames_count - 1 > idx)
 		frame_pop(parser, end, lf_end);
 	frame = frame_top(parser);
@@ -428,10 +507,17 @@ static bool process_line(struct mime_parser *parser)
 		if (line_is_empty(parser)) {
 			end_header(parser, parser->offset, parser->lf_count, true);
 		} else if ((idx = find_boundary(parser, &close)) >= 0) {
-			/* a boundary inside the header: the part has no body */
+			/* a boundary inside the header: the part has no body,
+			 * and the line end before the boundary is the
+			 * boundary's, not the header's */
+			uint64_t end = parser->line_start, lf = parser->line_lf_start;
+
+			if (parser->line_start > frame_top(parser)->part->header_offset) {
+				end -= parser->prev_line_crlf ? 2 : 1;
+				lf--;
+			}
 			buf_truncate(&parser->header, parser->header_line_start_len);
-			end_header(parser, parser->line_start, parser->line_lf_start,
-				   false);
+			end_header(parser, end, lf, false);
 			handle_boundary(parser, idx, close, true);
 			return true;
 		} else {

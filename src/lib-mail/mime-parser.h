@@ -76,7 +76,7 @@ struct mime_part {
 	unsigned int content_type_params_count;
 	const char *content_id;
 	const char *content_description;
-	const char *content_transfer_encoding;
+	const char *content_transfer_encoding; /* the token, if valid */
 	const char *content_md5;
 	const char *content_disposition; /* the type token */
 	struct mime_param *content_disposition_params;

@@ -12,35 +12,45 @@ void rfc822_parser_init(struct rfc822_parser *p, const uint8_t *data,
 	p->nul_to_8bit = true;
 }
 
+/* The comment's text (escapes resolved, line ends dropped) becomes
+ * last_comment only when the comment is closed: an unterminated one leaves
+ * it empty, as Dovecot does. */
 static int rfc822_skip_comment(struct rfc822_parser *p)
 {
+	const uint8_t *start;
 	unsigned int level = 1;
 
 	i_assert(*p->data == '(');
 	if (p->last_comment != NULL)
 		buf_reset(p->last_comment);
-	for (p->data++; p->data < p->end; p->data++) {
+	start = ++p->data;
+	for (; p->data < p->end; p->data++) {
 		uint8_t c = *p->data;
 
 		if (c == '(') {
 			level++;
 		} else if (c == ')') {
-			if (--level == 0) {
-				p->data++;
-				return 1;
-			}
+			if (--level == 0)
+				break;
 		} else if (c == '\\') {
 			if (p->data + 1 >= p->end)
-				break;
+				return -1;
 			p->data++;
-			c = *p->data;
-		} else if (c == '\r' || c == '\n') {
-			continue;
 		}
-		if (p->last_comment != NULL)
-			buf_append_byte(p->last_comment, c);
 	}
-	return -1;
+	if (p->data >= p->end)
+		return -1;
+	if (p->last_comment != NULL) {
+		for (const uint8_t *s = start; s < p->data; s++) {
+			if (*s == '\\')
+				s++;
+			else if (*s == '\r' || *s == '\n')
+				continue;
+			buf_append_byte(p->last_comment, *s == 0 ? 0x80 : *s);
+		}
+	}
+	p->data++;
+	return 1;
 }
 
 int rfc822_skip_lwsp(struct rfc822_parser *p)
@@ -114,7 +124,10 @@ int rfc822_parse_quoted_string(struct rfc822_parser *p, struct buf *dest)
 			p->data++;
 			return 1;
 		}
-		if (c == '\r' || c == '\n')
+		/* a fold: drop its (CR)LF, keep the WSP after it */
+		if (c == '\n')
+			continue;
+		if (c == '\r' && p->data + 1 < p->end && p->data[1] == '\n')
 			continue;
 		if (c == '\\') {
 			if (p->data + 1 >= p->end)
