@@ -136,6 +136,13 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 	} else if (part->content_type == NULL) {
 		buf_append_str(dest, "\"text\" \"plain\"");
 		text = true;
+	} else if (str_ascii_eq_ci(part->content_type, "multipart") ||
+		   (str_ascii_eq_ci(part->content_type, "message") &&
+		    str_ascii_eq_ci(part->content_subtype, "rfc822"))) {
+		/* a multipart (or message) not parsed as one, e.g. with no
+		 * valid subtype or past the nesting limit: as Dovecot, shown
+		 * as opaque data, since IMAP syntax has no place for it */
+		buf_append_str(dest, "\"application\" \"octet-stream\"");
 	} else {
 		text = str_ascii_eq_ci(part->content_type, "text");
 		imap_append_string(dest, part->content_type);

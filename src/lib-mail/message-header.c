@@ -46,7 +46,8 @@ int message_header_iter_next(struct message_header_iter *iter,
 	vend = end;
 	if (vend > pos && d[vend - 1] == '\n') {
 		vend--;
-		if (vend > pos && d[vend - 1] == '\r')
+		/* also a stray CR before the CRLF, as Dovecot drops it */
+		while (vend > pos && d[vend - 1] == '\r')
 			vend--;
 	}
 	colon = memchr(d + pos, ':', vend - pos);

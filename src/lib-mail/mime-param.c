@@ -265,7 +265,7 @@ int mime_content_type_parse(struct pool *pool, const char *value,
 		goto out;
 	if ((ret = parse_token(&p, &type)) <= 0 || type.len == 0) {
 		/* "type" alone is kept as the type, as Dovecot does */
-		if (ret == 0 && type.len > 0)
+		if (type.len > 0)
 			*type_r = pool_strdup(pool, buf_cstr(&type));
 		ret = 0;
 		goto out;
