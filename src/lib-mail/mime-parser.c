@@ -178,50 +178,78 @@ static void set_first(const char **dest, struct pool *pool,
 /* Limit on the addresses kept per envelope field, over all its fields. */
 #define ENVELOPE_MAX_ADDRESSES 10000
 
-static void append_addresses(struct message_address **list, struct pool *pool,
-			     const struct message_header_field *f)
-{
-	struct message_address **tail = list;
-	unsigned int count = 0;
+enum envelope_addr_field {
+	ENV_FROM, ENV_SENDER, ENV_REPLY_TO, ENV_TO, ENV_CC, ENV_BCC,
+	ENV_ADDR_COUNT
+};
 
-	for (; *tail != NULL; tail = &(*tail)->next)
-		count++;
-	if (count >= ENVELOPE_MAX_ADDRESSES)
-		return;
-	*tail = message_address_parse(pool, f->value, f->value_len,
-				      ENVELOPE_MAX_ADDRESSES - count);
+/* Where the next addresses of each field go, so that many repeated fields
+ * cost linear time. */
+struct envelope_ctx {
+	struct mime_envelope *env;
+	struct message_address **tail[ENV_ADDR_COUNT];
+	unsigned int count[ENV_ADDR_COUNT];
+};
+
+static void envelope_ctx_init(struct envelope_ctx *ctx,
+			      struct mime_envelope *env)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->env = env;
+	ctx->tail[ENV_FROM] = &env->from;
+	ctx->tail[ENV_SENDER] = &env->sender;
+	ctx->tail[ENV_REPLY_TO] = &env->reply_to;
+	ctx->tail[ENV_TO] = &env->to;
+	ctx->tail[ENV_CC] = &env->cc;
+	ctx->tail[ENV_BCC] = &env->bcc;
 }
 
-static void parse_envelope_field(struct mime_envelope *env, struct pool *pool,
+static void append_addresses(struct envelope_ctx *ctx,
+			     enum envelope_addr_field field, struct pool *pool,
+			     const struct message_header_field *f)
+{
+	struct message_address *addr;
+
+	if (ctx->count[field] >= ENVELOPE_MAX_ADDRESSES)
+		return;
+	addr = message_address_parse(pool, f->value, f->value_len,
+				     ENVELOPE_MAX_ADDRESSES - ctx->count[field]);
+	*ctx->tail[field] = addr;
+	for (; addr != NULL; addr = addr->next) {
+		ctx->count[field]++;
+		ctx->tail[field] = &addr->next;
+	}
+}
+
+static void parse_envelope_field(struct envelope_ctx *ctx, struct pool *pool,
 				 const struct message_header_field *f)
 {
 	static const struct {
 		const char *name;
+		int addr_field; /* -1 for text fields */
 		size_t offset;
-		bool address;
 	} fields[] = {
-		{ "Date", offsetof(struct mime_envelope, date), false },
-		{ "Subject", offsetof(struct mime_envelope, subject), false },
-		{ "From", offsetof(struct mime_envelope, from), true },
-		{ "Sender", offsetof(struct mime_envelope, sender), true },
-		{ "Reply-To", offsetof(struct mime_envelope, reply_to), true },
-		{ "To", offsetof(struct mime_envelope, to), true },
-		{ "Cc", offsetof(struct mime_envelope, cc), true },
-		{ "Bcc", offsetof(struct mime_envelope, bcc), true },
-		{ "In-Reply-To", offsetof(struct mime_envelope, in_reply_to), false },
-		{ "Message-ID", offsetof(struct mime_envelope, message_id), false },
+		{ "Date", -1, offsetof(struct mime_envelope, date) },
+		{ "Subject", -1, offsetof(struct mime_envelope, subject) },
+		{ "From", ENV_FROM, 0 },
+		{ "Sender", ENV_SENDER, 0 },
+		{ "Reply-To", ENV_REPLY_TO, 0 },
+		{ "To", ENV_TO, 0 },
+		{ "Cc", ENV_CC, 0 },
+		{ "Bcc", ENV_BCC, 0 },
+		{ "In-Reply-To", -1, offsetof(struct mime_envelope, in_reply_to) },
+		{ "Message-ID", -1, offsetof(struct mime_envelope, message_id) },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
-		void *field = (char *)env + fields[i].offset;
-
 		if (!message_header_field_is(f, fields[i].name))
 			continue;
 		/* as Dovecot: addresses of repeated fields add up, the
 		 * last of repeated text fields wins */
-		if (fields[i].address)
-			append_addresses(field, pool, f);
+		if (fields[i].addr_field >= 0)
+			append_addresses(ctx, fields[i].addr_field, pool, f);
 		else
-			*(const char **)field = raw_value(pool, f);
+			*(const char **)((char *)ctx->env + fields[i].offset) =
+				raw_value(pool, f);
 		return;
 	}
 }
@@ -255,6 +283,7 @@ static void parse_part_header(struct mime_parser *parser,
 		&parser->frames[parser->frames_count - 2] : NULL;
 	struct message_header_iter iter;
 	struct message_header_field f;
+	struct envelope_ctx env_ctx;
 	bool seen_ctype = false, is_mime;
 
 	/* RFC 2045 section 4 wants MIME-Version; like Dovecot we also take a
@@ -262,12 +291,14 @@ static void parse_part_header(struct mime_parser *parser,
 	is_mime = parent != NULL &&
 		  (parent->part->flags & MIME_PART_FLAG_MULTIPART) != 0;
 	*boundary_r = NULL;
+	if (part->envelope != NULL)
+		envelope_ctx_init(&env_ctx, part->envelope);
 	message_header_iter_init(&iter, parser->header.data, parser->header.len);
 	while (message_header_iter_next(&iter, &f) > 0) {
 		if (f.no_colon)
 			continue;
 		if (part->envelope != NULL)
-			parse_envelope_field(part->envelope, pool, &f);
+			parse_envelope_field(&env_ctx, pool, &f);
 		if (message_header_field_is(&f, "MIME-Version"))
 			is_mime = true;
 		if (f.name_len < 8 || str_ascii_ncmp_ci(f.name, "Content-", 8) != 0)

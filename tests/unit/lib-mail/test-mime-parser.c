@@ -228,6 +228,16 @@ static void test_limits(void **state)
 	assert_null(root->content_type);
 	assert_null(root->children);
 	assert_int_equal(root->header_size, 1010 + 43 + 2);
+	/* many repeated address fields: capped, and in linear time */
+	buf_reset(&b);
+	for (int i = 0; i < 100000; i++)
+		buf_append_str(&b, "To: a@b\r\n");
+	buf_append_str(&b, "\r\nbody\r\n");
+	root = mime_parse(pool, b.data, b.len, NULL);
+	unsigned int n = 0;
+	for (const struct message_address *a = root->envelope->to; a != NULL; a = a->next)
+		n++;
+	assert_int_equal(n, 10000);
 	buf_free(&b);
 	pool_destroy(&pool);
 }
