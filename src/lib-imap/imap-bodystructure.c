@@ -64,7 +64,12 @@ static void write_language(struct buf *dest, const char *value)
 	(void)rfc822_skip_lwsp(&p);
 	for (;;) {
 		buf_reset(&lang);
-		if (rfc822_parse_atom(&p, &lang) <= 0)
+		if (rfc822_at_end(&p) || !rfc822_is_atext(*p.data))
+			break;
+		while (!rfc822_at_end(&p) && rfc822_is_atext(*p.data))
+			buf_append_byte(&lang, *p.data++);
+		/* an atom followed by a broken comment does not count */
+		if (rfc822_skip_lwsp(&p) < 0)
 			break;
 		if (count++ > 0)
 			buf_append_byte(dest, ' ');

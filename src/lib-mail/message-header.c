@@ -46,8 +46,10 @@ int message_header_iter_next(struct message_header_iter *iter,
 	vend = end;
 	if (vend > pos && d[vend - 1] == '\n') {
 		vend--;
-		/* also a stray CR before the CRLF, as Dovecot drops it */
-		while (vend > pos && d[vend - 1] == '\r')
+		/* and one stray CR before the CRLF, as Dovecot drops it */
+		if (vend > pos && d[vend - 1] == '\r')
+			vend--;
+		if (vend > pos && d[vend - 1] == '\r')
 			vend--;
 	}
 	colon = memchr(d + pos, ':', vend - pos);

@@ -303,10 +303,16 @@ int mime_disposition_parse(struct pool *pool, const char *value,
 	rfc822_parser_init(&p, (const uint8_t *)value, strlen(value), NULL);
 	(void)rfc822_skip_lwsp(&p);
 	ret = parse_token(&p, &token);
+	if (ret < 0) {
+		/* an unterminated comment after the type: nothing, as
+		 * Dovecot does */
+		*disposition_r = NULL;
+		buf_free(&token);
+		return 0;
+	}
 	*disposition_r = pool_strdup(pool, buf_cstr(&token));
 	buf_free(&token);
-	if (ret >= 0)
-		parse_params(pool, &p, params_r, params_count_r);
+	parse_params(pool, &p, params_r, params_count_r);
 	return *disposition_r[0] != '\0' ? 1 : 0;
 }
 

@@ -35,7 +35,8 @@ int mime_content_type_parse(struct pool *pool, const char *value,
 			    unsigned int *params_count_r);
 
 /* Content-Disposition (RFC 2183): disposition-type *(";" parameter).
- * Returns 1, or 0 when the type token is missing (params still set). */
+ * Returns 1, or 0 when the type token is missing (params still set;
+ * *disposition_r is "", or NULL when a comment after it is unterminated). */
 int mime_disposition_parse(struct pool *pool, const char *value,
 			   const char **disposition_r,
 			   struct mime_param **params_r,

@@ -163,7 +163,11 @@ static bool has_language(const struct message_header_field *f)
 
 	rfc822_parser_init(&p, f->value, f->value_len, NULL);
 	(void)rfc822_skip_lwsp(&p);
-	ret = rfc822_parse_atom(&p, &atom) > 0;
+	ret = !rfc822_at_end(&p) && rfc822_is_atext(*p.data);
+	while (!rfc822_at_end(&p) && rfc822_is_atext(*p.data))
+		p.data++;
+	if (rfc822_skip_lwsp(&p) < 0)
+		ret = false;
 	buf_free(&atom);
 	return ret;
 }
@@ -516,6 +520,10 @@ static void handle_boundary(struct mime_parser *parser, int idx,
 		frame->boundary_len = 0;
 		return;
 	}
+	/* a boundary line cut by the end of the message starts no part
+	 * (Dovecot needs its line end first) */
+	if (parser->finished)
+		return;
 	frame_push(parser, part_new(parser, frame, parser->offset));
 }
 
