@@ -405,7 +405,7 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 		return;
 
 	if ((part->flags & MIME_PART_FLAG_MULTIPART) != 0 && boundary != NULL) {
-		if (part->depth >= parser->limits.max_depth) {
+		if (part->depth + 1 >= parser->limits.max_depth) {
 			/* as Dovecot: shown as a leaf part from here on */
 			part->flags &= ~MIME_PART_FLAG_MULTIPART;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
@@ -419,7 +419,7 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 	} else if ((part->flags & MIME_PART_FLAG_MESSAGE_RFC822) != 0) {
 		struct mime_part *child;
 
-		if (part->depth >= parser->limits.max_depth ||
+		if (part->depth + 1 >= parser->limits.max_depth ||
 		    parser->part_count >= parser->limits.max_parts) {
 			part->flags &= ~MIME_PART_FLAG_MESSAGE_RFC822;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
