@@ -69,18 +69,21 @@ static char *prompt_noecho(const char *prompt)
 	struct termios old, noecho;
 	bool too_long;
 
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* Echo goes off before the prompt appears: whoever answers it (a
+	 * person or a script watching for the prompt) types into a terminal
+	 * that no longer echoes, and nothing typed is flushed away. */
 	bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
 	if (restore) {
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
 		noecho.c_lflag |= ECHONL;
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &noecho);
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	char *pw = read_line(stdin, &too_long);
 	if (restore)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	if (pw != NULL && too_long) {
 		cli_password_free(&pw);
 		cli_error("password too long (max %d bytes)", CLI_PASSWORD_MAX);
