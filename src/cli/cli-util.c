@@ -69,8 +69,8 @@ static char *prompt_noecho(const char *prompt)
 	struct termios old, noecho;
 	bool too_long;
 
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* Echo goes off before the prompt shows, so nothing typed after
+	 * seeing it is ever echoed (and no answer is flushed away). */
 	bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
 	if (restore) {
 		noecho = old;
@@ -78,9 +78,11 @@ static char *prompt_noecho(const char *prompt)
 		noecho.c_lflag |= ECHONL;
 		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	char *pw = read_line(stdin, &too_long);
 	if (restore)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	if (pw != NULL && too_long) {
 		cli_password_free(&pw);
 		cli_error("password too long (max %d bytes)", CLI_PASSWORD_MAX);
