@@ -69,14 +69,15 @@ static char *prompt_noecho(const char *prompt)
 	struct termios old, noecho;
 	bool too_long;
 
-	/* Echo goes off before the prompt shows, so nothing typed after
-	 * seeing it is ever echoed (and no answer is flushed away). */
+	/* Echo goes off before the prompt appears: whoever answers it (a
+	 * person or a script watching for the prompt) types into a terminal
+	 * that no longer echoes, and nothing typed is flushed away. */
 	bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
 	if (restore) {
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
 		noecho.c_lflag |= ECHONL;
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &noecho);
 	}
 	fputs(prompt, stderr);
 	fflush(stderr);

@@ -93,6 +93,7 @@ static const struct config_key config_keys[] = {
 	{ "smtp", "recipient_delimiter", CT_CHARS, OFF(smtp.recipient_delimiter), 0, 0, "+", 0, NULL },
 	{ "smtp", "vrfy", CT_KEYWORD, OFF(smtp.vrfy), 0, 0, "ambiguous", 0, verify_keywords },
 	{ "smtp", "expn", CT_KEYWORD, OFF(smtp.expn), 0, 0, "off", 0, verify_keywords },
+	{ "pop3", "allow_plaintext_loopback", CT_BOOL, OFF(pop3.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
 };
 
 #define CONFIG_KEY_COUNT N_ELEMENTS(config_keys)

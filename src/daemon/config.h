@@ -112,6 +112,11 @@ struct config {
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
 	} smtp;
+
+	struct {
+		/* USER/PASS and AUTH without TLS from loopback peers. */
+		bool allow_plaintext_loopback;
+	} pop3;
 };
 
 /* The listener's config name ("smtp", "imaps", ...). */
