@@ -67,7 +67,8 @@ struct service {
 	const char *too_many_message;
 
 	/* Optional. Called once on the main thread before the listener
-	 * opens. *context_r becomes conn_service_context() for every
+	 * opens (as root when posthornd starts as root: the privilege drop
+	 * comes after, so root-only files can be read here). *context_r becomes conn_service_context() for every
 	 * connection. Returns 0, or -1 with *error_r: posthornd then refuses
 	 * to start. */
 	int (*init)(const struct service_env *env, void **context_r,
