@@ -96,13 +96,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool last;
 			if (smtp_bdat_args_parse(cmd.args, &chunk, &last,
 						 &error2) > 0) {
-				size_t n = (size_t)MIN(chunk,
-						       (uint64_t)(size - pos));
-				ret = smtp_data_decoder_feed(dec, data + pos, n,
+				size_t cn = (size_t)MIN(chunk,
+							(uint64_t)(size - pos));
+				ret = smtp_data_decoder_feed(dec, data + pos, cn,
 							     &out, &consumed);
-				i_assert(ret == 0 && consumed == n);
+				i_assert(ret == 0 && consumed == cn);
 				i_assert(out.len <= 4096);
-				pos += n;
+				pos += cn;
 			}
 			buf_free(&out);
 			smtp_data_decoder_destroy(&dec);
