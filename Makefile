@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
 
 ifneq ($(SANITIZE),)
-MESON_OPTS += -Db_sanitize=$(SANITIZE) -Db_lundef=false
+override MESON_OPTS += -Db_sanitize=$(SANITIZE) -Db_lundef=false
 endif
 
 .PHONY: all deps build run check fuzz install clean

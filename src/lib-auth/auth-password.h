@@ -13,8 +13,9 @@
  * event loop. The asynchronous paths in auth-sasl.h run them on a workpool.
  * Passwords are never logged. */
 
-/* Longest password accepted anywhere (bytes); longer ones never match. */
-#define AUTH_PASSWORD_MAX_LEN 1024
+/* Longest password accepted anywhere (bytes); longer ones never match.
+ * libxcrypt takes at most CRYPT_MAX_PASSPHRASE_SIZE - 1 = 511 bytes. */
+#define AUTH_PASSWORD_MAX_LEN 511
 /* Longest crypt string accepted or produced. */
 #define AUTH_PASSWORD_HASH_MAX_LEN 512
 /* The default hashing method's prefix. */

@@ -64,12 +64,23 @@ struct auth_credentials {
 	 * used by the protocol after login); NULL = the name as looked up. */
 	const char *username;
 	/* crypt(3) string (auth-password.h) for PLAIN, LOGIN and USER/PASS;
-	 * NULL = none (those then fail for this account). */
+	 * NULL or "" = none (those then fail for this account). */
 	const char *password_hash;
 	/* RFC 5803 SCRAM string (auth-scram.h) for SCRAM-SHA-256[-PLUS];
-	 * NULL = none (SCRAM then fails for this account). */
+	 * NULL = none (SCRAM then fails for this account)... */
 	const char *scram;
+	/* ...or, when scram is NULL, the same data as the store keeps it
+	 * (struct store_account): base64 salt and keys and the iteration
+	 * count (see auth_scram_to_parts()). NULL/"" salt = none. */
+	const char *scram_salt;
+	unsigned int scram_iter;
+	const char *scram_stored_key;
+	const char *scram_server_key;
 };
+/* Store glue, in the lookup callback: copy password_hash and the four
+ * scram_* fields of struct store_account as they are ("" = none), use its
+ * id and address, and answer AUTH_LOOKUP_NOT_FOUND for a disabled account
+ * and AUTH_LOOKUP_TEMPFAIL when store_account_lookup() returns -1. */
 
 enum auth_lookup_result {
 	AUTH_LOOKUP_TEMPFAIL = -1, /* store unavailable etc.: try later */
@@ -120,7 +131,10 @@ struct auth_server;
  * as known ones): create it at start-up. */
 struct auth_server *auth_server_create(const struct auth_server_settings *set,
 				       const char **error_r);
-/* Every session must be destroyed and the workpool drained first. */
+/* Shut down in this order: destroy every session, destroy the workpool
+ * (it finishes queued jobs and posts their completions), let the event
+ * loops run those completions (they free sessions destroyed while
+ * pending), then destroy the server. */
 void auth_server_destroy(struct auth_server **server);
 
 /* SASL mechanisms to advertise, most preferred first, space-separated

@@ -51,6 +51,24 @@ char *auth_scram_format(const struct auth_scram_keys *keys);
 int auth_scram_parse(const char *str, struct auth_scram_keys *keys_r,
 		     const char **error_r);
 
+/* The same keys as four separate values, the way the store keeps them
+ * (struct store_credentials): salt, StoredKey and ServerKey in base64 and
+ * the iteration count. Strings are i_malloc'd; free with
+ * auth_scram_parts_free(). */
+struct auth_scram_parts {
+	char *salt;
+	unsigned int iter;
+	char *stored_key;
+	char *server_key;
+};
+void auth_scram_to_parts(const struct auth_scram_keys *keys,
+			 struct auth_scram_parts *parts_r);
+void auth_scram_parts_free(struct auth_scram_parts *parts);
+/* Parses the separate values back. Returns 1, or -1 with *error_r set. */
+int auth_scram_from_parts(const char *salt, unsigned int iter,
+			  const char *stored_key, const char *server_key,
+			  struct auth_scram_keys *keys_r, const char **error_r);
+
 /* Convenience for the admin CLI: derive + format. Returns the string
  * (i_malloc'd) or NULL with *error_r set. */
 char *auth_scram_from_password(const char *password, unsigned int iter,
