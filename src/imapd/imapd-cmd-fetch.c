@@ -369,6 +369,9 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 				&error);
 	if (ret <= 0)
 		return ret == 0; /* expunged meanwhile: nothing to say */
+	if (ctx->items.changedsince > 0 &&
+	    info.msg.modseq <= ctx->items.changedsince)
+		return true; /* RFC 7162 section 3.1.4.1 */
 
 	uint32_t flags = info.msg.flags;
 	if (ctx->set_seen && (flags & STORE_FLAG_SEEN) == 0) {

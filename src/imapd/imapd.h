@@ -138,6 +138,8 @@ struct imapd_client {
 	char *delay_reply;
 	int64_t account_id;
 	char *username;
+	/* Counted in the per-user session limit. */
+	bool session_counted;
 
 	/* ENABLEd extensions. */
 	bool rev2, utf8;
@@ -151,6 +153,11 @@ struct imapd_client {
 };
 
 /* --- imapd.c --- */
+/* Authenticated sessions per account, across all I/O threads. */
+#define IMAPD_MAX_SESSIONS_PER_USER 100
+bool imapd_user_session_add(int64_t account_id);
+void imapd_user_session_remove(int64_t account_id);
+
 void imapd_client_ref(struct imapd_client *client);
 /* Returns false when the client is gone (closed) after dropping the
  * reference: the caller must not touch it then. */
