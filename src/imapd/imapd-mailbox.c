@@ -25,8 +25,16 @@ static void watch_callback(void *ctx, int64_t mailbox_id,
 	struct imapd_mailbox *mbox = client->mbox;
 
 	(void)mailbox_id;
-	if (mbox == NULL)
+	if (mbox == NULL || conn_is_closed(client->conn))
 		return;
+	if (mbox->pending_count + count > IMAPD_MAX_PENDING_CHANGES) {
+		/* A session that never asks would hold every change made to
+		 * a busy mailbox: make it resynchronise instead. */
+		conn_write_str(client->conn,
+			       "* BYE Too many unreported changes, please reconnect\r\n");
+		conn_close_after_flush(client->conn, "too many changes");
+		return;
+	}
 	for (unsigned i = 0; i < count; i++) {
 		if (mbox->pending_count == mbox->pending_cap) {
 			mbox->pending_cap = mbox->pending_cap == 0 ? 16 : mbox->pending_cap * 2;

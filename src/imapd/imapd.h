@@ -84,6 +84,7 @@ struct imapd_change {
 };
 
 #define IMAPD_OWN_MODSEQS 16
+#define IMAPD_MAX_PENDING_CHANGES 100000
 
 /* The selected mailbox as this session sees it: the sequence numbers are
  * indexes into uids. */
