@@ -78,6 +78,7 @@ static void header_filter(const uint8_t *h, size_t len,
 			  const struct imap_fetch_item *item, struct buf *out)
 {
 	bool not = item->text == IMAP_SECTION_HEADER_FIELDS_NOT;
+	bool blank = false;
 	size_t pos = 0;
 
 	while (pos < len) {
@@ -90,16 +91,16 @@ static void header_filter(const uint8_t *h, size_t len,
 				break;
 		}
 		pos = end;
-		if (h[start] == '\r' || h[start] == '\n')
-			break; /* the blank line */
+		if (h[start] == '\r' || h[start] == '\n') {
+			blank = true; /* the blank line */
+			break;
+		}
 		const uint8_t *colon = memchr(h + start, ':', end - start);
-		if (colon == NULL)
-			continue;
-		size_t nlen = (size_t)(colon - (h + start));
+		size_t nlen = colon == NULL ? 0 : (size_t)(colon - (h + start));
 		while (nlen > 0 && (h[start + nlen - 1] == ' ' || h[start + nlen - 1] == '\t'))
 			nlen--;
 		bool match = false;
-		for (size_t i = 0; i < item->fields_count && !match; i++) {
+		for (size_t i = 0; colon != NULL && i < item->fields_count && !match; i++) {
 			match = strlen(item->fields[i]) == nlen &&
 				str_ascii_ncmp_ci(item->fields[i],
 						  (const char *)h + start, nlen) == 0;
@@ -110,7 +111,10 @@ static void header_filter(const uint8_t *h, size_t len,
 				buf_append_str(out, "\r\n");
 		}
 	}
-	buf_append_str(out, "\r\n");
+	/* As Dovecot: HEADER.FIELDS always ends with the blank line,
+	 * HEADER.FIELDS.NOT only when the header had one. */
+	if (blank || !not)
+		buf_append_str(out, "\r\n");
 }
 
 static int b64val(uint8_t c)
@@ -232,6 +236,11 @@ static const struct mime_part *find_part(const struct mime_part *root,
 			if (part->children == NULL)
 				return NULL;
 			part = part->children;
+			if ((part->flags & MIME_PART_FLAG_MULTIPART) == 0) {
+				if (n != 1)
+					return NULL;
+				continue;
+			}
 		}
 		if ((part->flags & MIME_PART_FLAG_MULTIPART) != 0) {
 			const struct mime_part *c = part->children;
@@ -240,11 +249,29 @@ static const struct mime_part *find_part(const struct mime_part *root,
 			if (c == NULL)
 				return NULL;
 			part = c;
-		} else if (n != 1) {
+		} else if (n != 1 || (i > 0 && part == root)) {
+			/* A leaf is its own part 1 (as Dovecot has it), but
+			 * a single-part message has only part 1. */
 			return NULL;
 		}
 	}
 	return part;
+}
+
+/* A part's header as IMAP shows it: when the next boundary follows the
+ * header directly (an empty body), the CRLF before it is the boundary's,
+ * not the header's (RFC 2046 section 5.1.1; Dovecot agrees). */
+static size_t header_len(const uint8_t *data, size_t len,
+			 const struct mime_part *part)
+{
+	size_t hsize = (size_t)part->header_size;
+	size_t end = (size_t)part->header_offset + hsize;
+
+	if (part->body_size == 0 && hsize >= 2 && end + 2 <= len &&
+	    memcmp(data + end - 2, "\r\n", 2) == 0 &&
+	    memcmp(data + end, "--", 2) == 0)
+		hsize -= 2;
+	return hsize;
 }
 
 /* Computes the content of a BODY/BINARY section into out (before the
@@ -316,11 +343,15 @@ static int section_content(struct imapd_client *client,
 			buf_append(out, data + part->body_offset, (size_t)part->body_size);
 			return 1;
 		}
-		if (cte_decode(part_cte(part), data + part->body_offset,
+		const char *cte = part_cte(part);
+		if (cte_decode(cte, data + part->body_offset,
 			       (size_t)part->body_size, out) < 0)
 			return -2; /* UNKNOWN-CTE */
-		*binary_r = memchr(out->data == NULL ? (uint8_t *)"" : out->data, 0,
-				   out->len) != NULL;
+		/* Decoded content goes as literal8 (as Dovecot does), and so
+		 * does anything holding NUL. */
+		*binary_r = (cte != NULL && (str_ascii_eq_ci(cte, "base64") ||
+					     str_ascii_eq_ci(cte, "quoted-printable"))) ||
+			    (out->len > 0 && memchr(out->data, 0, out->len) != NULL);
 		return 1;
 	}
 	switch (item->text) {
@@ -328,7 +359,8 @@ static int section_content(struct imapd_client *client,
 		buf_append(out, data + part->body_offset, (size_t)part->body_size);
 		return 1;
 	case IMAP_SECTION_MIME:
-		buf_append(out, data + part->header_offset, (size_t)part->header_size);
+		buf_append(out, data + part->header_offset,
+			   header_len(data, len, part));
 		return 1;
 	default:
 		break;
@@ -340,7 +372,7 @@ static int section_content(struct imapd_client *client,
 	if (item->text == IMAP_SECTION_TEXT)
 		buf_append(out, data + m->body_offset, (size_t)m->body_size);
 	else if (item->text == IMAP_SECTION_HEADER)
-		buf_append(out, data + m->header_offset, (size_t)m->header_size);
+		buf_append(out, data + m->header_offset, header_len(data, len, m));
 	else
 		header_filter(data + m->header_offset, (size_t)m->header_size, item, out);
 	return 1;
@@ -453,7 +485,8 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 				buf_printf(b, "%s %zu", item->response_name,
 					   ret == 0 ? (size_t)0 : content.len);
 			} else if (ret == 0) {
-				buf_printf(b, "%s NIL", item->response_name);
+				/* As Dovecot: a missing part is empty, not NIL. */
+				buf_printf(b, "%s {0}\r\n", item->response_name);
 			} else {
 				const uint8_t *d = content.data == NULL ?
 					(const uint8_t *)"" : content.data;
