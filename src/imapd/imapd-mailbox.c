@@ -234,6 +234,30 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 	buf_free(&b);
 }
 
+void imapd_mailbox_sync_new(struct imapd_client *client)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message msg;
+	const char *error;
+	uint32_t old = mbox->count;
+	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
+
+	/* UIDs ascend in commit order and a read sees every batch up to the
+	 * one just completed, so nothing below the new last UID can still
+	 * be on its way. */
+	iter = store_message_iter_init(client->svc->store, mbox->id, last + 1,
+				       0, 0);
+	while (store_message_iter_next(iter, &msg) > 0)
+		view_append(mbox, msg.uid);
+	(void)store_message_iter_deinit(&iter, &error);
+	if (mbox->count != old) {
+		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
+		if (!client->rev2)
+			imapd_printf(client, "* %u RECENT\r\n", recent_count(client));
+	}
+}
+
 int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 			      bool uid, struct imap_seqset *seqs_r,
 			      struct imap_seqset *uids_r, const char **error_r)

@@ -202,6 +202,10 @@ void imapd_mailbox_close(struct imapd_client *client);
  * allowed now (no EXPUNGE when allow_expunge is false). */
 void imapd_mailbox_flush_changes(struct imapd_client *client,
 				 bool allow_expunge);
+/* Reads messages committed after the view's last UID and announces them
+ * with EXISTS (after this session's own APPEND/COPY into the selected
+ * mailbox, RFC 9051 section 6.3.12). */
+void imapd_mailbox_sync_new(struct imapd_client *client);
 void imapd_mailbox_add_own_modseq(struct imapd_mailbox *mbox, uint64_t modseq);
 /* Removes uid from the view and sends "* n EXPUNGE". */
 void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid);

@@ -231,6 +231,20 @@ def test_append_fetch_store_search(imap):
     c.logout()
 
 
+def test_append_copy_to_selected_announces_exists(imap):
+    c = login(imap)
+    ok(c.select("INBOX"))
+    c.untagged_responses.pop("EXISTS")
+    ok(c.append("INBOX", None, None, MSG1))
+    # RFC 9051 6.3.12: EXISTS right away, in the APPEND's own response.
+    assert c.untagged_responses.pop("EXISTS") == [b"1"]
+    ok(c.copy("1", "INBOX"))
+    assert c.untagged_responses.pop("EXISTS") == [b"2"]
+    ok(c.noop())
+    assert "EXISTS" not in c.untagged_responses  # not announced twice
+    c.logout()
+
+
 def test_copy_move_expunge(imap):
     c = login(imap)
     for _ in range(3):
