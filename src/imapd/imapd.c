@@ -480,7 +480,7 @@ static void imapd_on_connect(struct conn *conn)
 	client->sid = conn_sid(conn);
 	client->refcount = 1;
 	client->target = net_loop_completion_target(conn_loop(conn));
-	client->cmd_pool = pool_create("imap cmd", 4096);
+	client->cmd_pool = pool_create("imap cmd", 1024);
 	imap_parser_settings_default(&set);
 	set.max_line_length = IMAPD_MAX_LINE;
 	set.max_append_literal_size = svc->max_message_size;
