@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
@@ -414,4 +415,45 @@ def test_enable_rev2_utf8(imap):
     typ, data = c._simple_command("SEARCH", "ALL")
     assert typ == "OK"
     assert b"ALL 1" in c.untagged_responses.pop("ESEARCH")[0]
+    c.logout()
+
+
+AUTH_CLIENT = os.path.join(os.environ.get("POSTHORN_BUILD") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "build"), "tests", "auth", "posthorn-auth-client")
+
+
+def test_authenticate_scram_and_login_mech(imap):
+    """AUTHENTICATE with multi-step exchanges: SCRAM-SHA-256-PLUS with
+    tls-exporter channel binding on imaps and after STARTTLS, SCRAM-SHA-256,
+    LOGIN; wrong password and wrong binding refused."""
+    if not os.path.exists(AUTH_CLIENT):
+        pytest.skip("posthorn-auth-client is not built")
+
+    def run(*args, port=None):
+        cmd = [AUTH_CLIENT, "--protocol", "imap", "--port",
+               str(port or imap.ports["imaps"]), "--user", USER,
+               "--timeout", "20"] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    res = run("--password", PASSWORD)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run("--password", PASSWORD, "--starttls", port=imap.ports["imap"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run("--password", PASSWORD, "--mech", "SCRAM-SHA-256")
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run("--password", PASSWORD, "--mech", "LOGIN")
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run("--password", PASSWORD, "--corrupt-cb")
+    assert res.returncode == 1, res.stdout + res.stderr
+    res = run("--password", "wrong", "--mech", "SCRAM-SHA-256")
+    assert res.returncode == 1, res.stdout + res.stderr
+    # Cancelling with "*".
+    c = connect(imap)
+    tag = c._new_tag()
+    c.send(tag + b" AUTHENTICATE PLAIN\r\n")
+    assert c.readline().startswith(b"+")
+    c.send(b"*\r\n")
+    assert c.readline().startswith(tag + b" BAD")
+    ok(c.noop())
     c.logout()
