@@ -135,6 +135,12 @@ def test_mailboxes(imap):
     ok(c.subscribe("Work/Done"))
     data = ok(c.lsub('""', "Work/*"))
     assert data and b"Work/Done" in data[0]
+    # RECURSIVEMATCH: the unsubscribed parent comes with CHILDINFO.
+    typ, data = c._simple_command("LIST", "(SUBSCRIBED RECURSIVEMATCH)",
+                                  '""', "%")
+    assert typ == "OK"
+    lines = c.untagged_responses.pop("LIST", [])
+    assert any(b'"Work" ("CHILDINFO" ("SUBSCRIBED"))' in l for l in lines), lines
     ok(c.unsubscribe("Work/Done"))
     # LIST-EXTENDED with RETURN (CHILDREN SPECIAL-USE STATUS)
     typ, data = c._simple_command(
