@@ -368,6 +368,57 @@ def test_two_sessions_flags_expunge_new_mail(imap):
     b.logout()
 
 
+def test_expunge_only_where_allowed(imap):
+    """RFC 9051 7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence
+    number; the UID forms and NOOP may carry it."""
+    a = login(imap)
+    b = login(imap)
+    for _ in range(4):
+        ok(a.append("INBOX", None, None, MSG1))
+    ok(a.select("INBOX"))
+    ok(b.select("INBOX"))
+    ok(b.store("1", "+FLAGS.SILENT", r"(\Deleted)"))
+    ok(b.expunge())
+    a.untagged_responses.clear()
+    ok(a.store("2", "+FLAGS", r"(\Seen)"))
+    ok(a.search(None, "ALL"))
+    assert "EXPUNGE" not in a.untagged_responses
+    # Sequence numbers are still the old ones: message 4 exists.
+    data = ok(a.fetch("4", "(UID)"))
+    assert b"UID 4" in data[0]
+    ok(a.uid("SEARCH", "ALL"))
+    assert a.untagged_responses.pop("EXPUNGE") == [b"1"]
+    data = ok(a.fetch("3", "(UID)"))
+    assert b"UID 4" in data[0]
+    a.logout()
+    b.logout()
+
+
+def test_idle_expunge_and_flags(imap):
+    a = login(imap)
+    b = login(imap)
+    for _ in range(2):
+        ok(a.append("INBOX", None, None, MSG1))
+    ok(a.select("INBOX"))
+    ok(b.select("INBOX"))
+    tag = a._new_tag()
+    a.send(tag + b" IDLE\r\n")
+    assert a.readline().startswith(b"+")
+    a.sock.settimeout(5)
+    ok(b.store("2", "+FLAGS", r"(\Flagged)"))
+    line = a.readline()
+    assert line.startswith(b"* 2 FETCH") and b"\\Flagged" in line, line
+    ok(b.store("1", "+FLAGS", r"(\Deleted)"))
+    assert a.readline().startswith(b"* 1 FETCH")
+    ok(b.expunge())
+    assert a.readline().strip() == b"* 1 EXPUNGE"
+    a.send(b"DONE\r\n")
+    line = a.readline()
+    assert line.startswith(tag + b" OK"), line
+    a.logout()
+    b.logout()
+
+
 def test_idle_new_mail(imap):
     a = login(imap)
     b = login(imap)
