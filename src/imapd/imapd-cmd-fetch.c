@@ -25,6 +25,7 @@ struct fetch_ctx {
 	uint32_t next_seq;
 	bool add_uid;
 	bool set_seen;
+	bool metadata_only;
 	struct imap_seqset seen_uids;
 	struct pool *msg_pool;
 };
@@ -385,22 +386,18 @@ static void write_literal(struct buf *b, const uint8_t *data, size_t len,
 	buf_append(b, data, len);
 }
 
-static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
-		      uint32_t seq, struct buf *b)
+/* Writes one message's FETCH response from its metadata (and, for items
+ * that need them, the cached strings and body). */
+static bool fetch_write(struct imapd_client *client, struct fetch_ctx *ctx,
+			uint32_t seq, const struct store_message_info *infop,
+			struct buf *b)
 {
-	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t uid = mbox->uids[seq - 1];
-	struct store_message_info info;
-	const char *error;
+	const struct store_message_info info = *infop;
+	uint32_t uid = info.msg.uid;
 	bool first = true, flags_sent = false;
 	struct pool *pool = ctx->msg_pool;
 	int ret;
 
-	pool_clear(pool);
-	ret = store_message_get(client->svc->store, mbox->id, uid, pool, &info,
-				&error);
-	if (ret <= 0)
-		return ret == 0; /* expunged meanwhile: nothing to say */
 	if (ctx->items.changedsince > 0 &&
 	    info.msg.modseq <= ctx->items.changedsince)
 		return true; /* RFC 7162 section 3.1.4.1 */
@@ -521,6 +518,77 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 	return true;
 }
 
+static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
+		      uint32_t seq, struct buf *b)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_info info;
+	const char *error;
+	int ret;
+
+	pool_clear(ctx->msg_pool);
+	ret = store_message_get(client->svc->store, mbox->id, mbox->uids[seq - 1],
+				ctx->msg_pool, &info, &error);
+	if (ret <= 0)
+		return ret == 0; /* expunged meanwhile: nothing to say */
+	return fetch_write(client, ctx, seq, &info, b);
+}
+
+/* Items answered from the message list alone (no cached strings, no
+ * body): a range is read with one iterator instead of one lookup per
+ * message, the common "FETCH 1:* (UID FLAGS)" of a syncing client. */
+static bool items_metadata_only(const struct imap_fetch_items *items)
+{
+	for (size_t i = 0; i < items->count; i++) {
+		switch (items->items[i].type) {
+		case IMAP_FETCH_FLAGS:
+		case IMAP_FETCH_UID:
+		case IMAP_FETCH_INTERNALDATE:
+		case IMAP_FETCH_RFC822_SIZE:
+		case IMAP_FETCH_MODSEQ:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+#define FETCH_ITER_CHUNK 1000
+
+/* Seqs [first, last] (last >= first, within the view). Returns the
+ * next seq to do. */
+static uint32_t fetch_metadata_chunk(struct imapd_client *client,
+				     struct fetch_ctx *ctx, uint32_t first,
+				     uint32_t last, struct buf *b)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message_info info;
+	const char *error;
+	uint32_t seq = first;
+
+	if (last - first >= FETCH_ITER_CHUNK)
+		last = first + FETCH_ITER_CHUNK - 1;
+	memset(&info, 0, sizeof(info));
+	info.envelope = info.bodystructure = info.body = "";
+	iter = store_message_iter_init(client->svc->store, mbox->id,
+				       mbox->uids[first - 1], mbox->uids[last - 1],
+				       0);
+	while (seq <= last && store_message_iter_next(iter, &info.msg) > 0) {
+		while (seq <= last && mbox->uids[seq - 1] < info.msg.uid)
+			seq++; /* expunged meanwhile */
+		if (seq > last)
+			break;
+		if (mbox->uids[seq - 1] != info.msg.uid)
+			continue; /* not (yet) in this session's view */
+		(void)fetch_write(client, ctx, seq, &info, b);
+		seq++;
+	}
+	(void)store_message_iter_deinit(&iter, &error);
+	return last + 1;
+}
+
 static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
 			    void *context)
 {
@@ -568,13 +636,17 @@ static void fetch_continue(struct imapd_client *client)
 			ctx->range_idx++;
 			continue;
 		}
-		if (!fetch_one(client, ctx, ctx->next_seq, &b)) {
+		if (ctx->metadata_only) {
+			ctx->next_seq = fetch_metadata_chunk(client, ctx, ctx->next_seq,
+				MIN(r->hi, client->mbox->count), &b);
+		} else if (!fetch_one(client, ctx, ctx->next_seq, &b)) {
 			buf_free(&b);
 			imapd_fetch_free(client);
 			imapd_cmd_reply(client, "NO", "[SERVERBUG] Cannot read message");
 			return;
+		} else {
+			ctx->next_seq++;
 		}
-		ctx->next_seq++;
 		if (b.len > 0)
 			imapd_write_buf(client, &b);
 		if (conn_output_pending(client->conn) > FETCH_OUTPUT_MAX) {
@@ -615,5 +687,6 @@ void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 	}
 	ctx->add_uid = cmd->uid;
 	ctx->set_seen = ctx->items.sets_seen && !client->mbox->readonly;
+	ctx->metadata_only = items_metadata_only(&ctx->items);
 	fetch_continue(client);
 }
