@@ -3,6 +3,7 @@
 #include "strutil.h"
 #include "store.h"
 #include "message-date.h"
+#include "rfc2047.h"
 #include "imap-args.h"
 #include "imap-search.h"
 
@@ -89,7 +90,11 @@ static bool header_match(struct search_msg *m, const char *name,
 				*first_len_r = vlen;
 				return true;
 			}
-			if (imap_search_substr_match(v, vlen, value))
+			/* Encoded words are matched decoded (RFC 9051 6.4.4:
+			 * strings are matched as characters). */
+			const char *dec = rfc2047_decode(m->pool, (const uint8_t *)v,
+							 vlen);
+			if (imap_search_substr_match(dec, strlen(dec), value))
 				return true;
 		}
 	}

@@ -226,6 +226,12 @@ def test_append_fetch_store_search(imap):
     assert ok(c.search(None, "SINCE", "1-Jan-2020")) == [b"1 2"]
     assert ok(c.search(None, "HEADER", "Message-ID", "m1@")) == [b"1"]
     assert ok(c.search("UTF-8", "SUBJECT", "first")) == [b"1"]
+    # Encoded words are matched decoded; the string as a UTF-8 literal.
+    ok(c.append("INBOX", None, None, b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nx\r\n"))
+    c.literal = "Grüße".encode("utf-8")
+    assert ok(c.search("UTF-8", "SUBJECT")) == [b"3"]
+    ok(c.store("3", "+FLAGS.SILENT", r"(\Deleted)"))
+    ok(c.expunge())
     assert ok(c.search(None, "2:*")) == [b"2"]
     assert ok(c.uid("SEARCH", "UID", "2")) == [b"2"]
     typ, data = c.search("KOI8-R", "ALL")
