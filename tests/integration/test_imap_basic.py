@@ -215,6 +215,8 @@ def test_append_fetch_store_search(imap):
     assert ok(c.search(None, "FROM", "bob")) == [b"1"]
     assert ok(c.search(None, "BODY", '"part one"')) == [b"2"]
     assert ok(c.search(None, "TEXT", "Hello")) == [b"1"]
+    # A header key (reads the header only) then a body key, one message.
+    assert ok(c.search(None, "SUBJECT", "multipart", "BODY", '"part one"')) == [b"2"]
     assert ok(c.search(None, "TEXT", "alice")) == [b"1 2"]  # headers too
     assert ok(c.search(None, "ANSWERED")) == [b"1"]
     assert ok(c.search(None, "DRAFT")) == [b"2"]
