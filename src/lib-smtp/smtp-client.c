@@ -509,6 +509,7 @@ static void smtp_client_ready(struct smtp_client *client)
 	}
 	if (msg->eightbit && !client->ext_8bitmime)
 		client->result.eightbit_without_8bitmime = true;
+	client->result.peer_dsn = client->ext_dsn;
 	smtp_client_send_transaction(client);
 }
 

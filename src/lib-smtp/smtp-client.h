@@ -119,6 +119,9 @@ struct smtp_client_result {
 	/* "IP:port" we connected to. */
 	const char *remote_addr;
 	bool tls;
+	/* The peer offered DSN (RFC 3461), so NOTIFY went on with the
+	 * message and success reports are its business. */
+	bool peer_dsn;
 	/* 8-bit body sent to a peer without 8BITMIME (most MTAs cope). */
 	bool eightbit_without_8bitmime;
 };

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_QUEUE_H
+#define POSTHORN_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "smtp-client.h"
+#include "queue-dsn.h"
+
+/* The outbound queue: messages waiting for remote delivery, with state per
+ * recipient. A runner on one event loop (no thread per message) picks the
+ * recipients that are due, groups each message's recipients by destination
+ * domain into one SMTP session per domain (MX lookup through queue-mx.h,
+ * every address of every MX tried in turn), and records each recipient's
+ * result: delivered, failed (5xx: a DSN to the sender) or deferred (4xx or
+ * no host reachable: retried with exponential backoff until the give-up
+ * time, then failed). A delay DSN goes out once after delay_notify_s.
+ *
+ * Threads: every function runs on the thread of the event_base given to
+ * queue_create(); other threads post to it (net_loop_post). */
+
+struct event_base;
+struct dns_resolver;
+struct queue;
+
+struct queue_settings {
+	/* EHLO name, Reporting-MTA and MAILER-DAEMON domain. Required. */
+	const char *hostname;
+	/* [outbound] mx_port and source. */
+	unsigned mx_port;          /* 0 = 25 */
+	const char *source_ip;     /* NULL/"" = the kernel's choice */
+	/* Backoff: first retry after retry_initial_s, doubling each time,
+	 * never more than retry_max_s apart; a recipient still deferred
+	 * give_up_s after arrival fails. 0 = the defaults: 300 s, 4 h,
+	 * 5 days. delay_notify_s: a delay DSN after this long (0 = 4 h;
+	 * set no_delay_notify to never send one). */
+	unsigned retry_initial_s;
+	unsigned retry_max_s;
+	unsigned give_up_s;
+	unsigned delay_notify_s;
+	bool no_delay_notify;
+	/* Concurrent SMTP sessions; 0 = 20. */
+	unsigned max_sessions;
+	/* Client engine settings (timeouts, TLS context). helo_name is set
+	 * from hostname when NULL. */
+	struct smtp_client_settings client;
+};
+
+struct queue_rcpt_in {
+	const char *address;
+	const char *notify;   /* RFC 3461 NOTIFY as received, or NULL */
+	const char *orcpt;    /* "type;decoded address" or NULL */
+};
+
+struct queue_message_in {
+	const char *mail_from; /* "" = null sender (a bounce) */
+	const char *envid;     /* or NULL */
+	enum queue_dsn_ret ret;
+	const struct queue_rcpt_in *rcpts;
+	unsigned rcpt_count;
+	const uint8_t *data;   /* CRLF; copied */
+	size_t size;
+	bool eightbit;
+	time_t arrival;        /* 0 = now */
+};
+
+/* Recipient states, as persisted and listed. */
+enum queue_rcpt_state {
+	QUEUE_RCPT_PENDING,
+	QUEUE_RCPT_DELIVERED,
+	QUEUE_RCPT_FAILED,
+};
+
+struct queue_rcpt_info {
+	const char *address;
+	const char *notify, *orcpt;
+	enum queue_rcpt_state state;
+	unsigned attempts;
+	time_t next_attempt;
+	bool delay_notified;
+	/* Last result: RFC 3463 code, reply code (0 = none), text, host. */
+	const char *status;
+	unsigned code;
+	const char *text;
+	const char *remote_mta;
+};
+
+struct queue_message_info {
+	uint64_t id;
+	const char *mail_from;
+	const char *envid;
+	enum queue_dsn_ret ret;
+	time_t arrival;
+	bool eightbit;
+	const uint8_t *data;
+	size_t size;
+	const struct queue_rcpt_info *rcpts;
+	unsigned rcpt_count;
+};
+
+/* Persistence: the queue calls these so its state survives restarts (the
+ * store implements them; NULL members = keep nothing). They are called on
+ * the queue's thread and must not block it (hand the write to the store's
+ * writer). save() gets the whole message state after every change;
+ * remove() once every recipient is final. */
+struct queue_persist {
+	void (*save)(void *ctx, const struct queue_message_info *msg,
+		     bool is_new);
+	void (*remove)(void *ctx, uint64_t id);
+	void *ctx;
+};
+
+/* Where a DSN goes: the daemon delivers it locally when `to` is local, or
+ * submits it back to the queue with the null sender. NULL = the queue
+ * submits every DSN to itself. data lives during the call only. */
+typedef void queue_dsn_callback_t(void *ctx, const char *to,
+				  const uint8_t *data, size_t size);
+
+struct queue *queue_create(struct event_base *base,
+			   struct dns_resolver *resolver,
+			   const struct queue_settings *set,
+			   const struct queue_persist *persist);
+/* Aborts running sessions (their recipients stay pending) and frees
+ * everything; sets *queue to NULL. */
+void queue_destroy(struct queue **queue);
+
+void queue_set_dsn_callback(struct queue *queue, queue_dsn_callback_t *cb,
+			    void *ctx);
+
+/* Adds a message (every recipient pending, due now) and wakes the
+ * runner. Returns its id (> 0). Persisted through persist->save. */
+uint64_t queue_submit(struct queue *queue, const struct queue_message_in *msg);
+/* Puts back a message read from persistence at start-up, as saved (ids
+ * are kept; new ids continue above the highest). Not saved again. */
+void queue_restore(struct queue *queue, const struct queue_message_info *msg);
+
+/* Makes every pending recipient due now and runs (flush, `queue-wake`). */
+void queue_wake(struct queue *queue);
+/* Same for one message; 0 if there is no such message. */
+int queue_retry(struct queue *queue, uint64_t id);
+/* Drops a message without DSN; 0 if none. */
+int queue_delete(struct queue *queue, uint64_t id);
+
+/* Messages in the queue, and one of them (for admin listing and tests);
+ * the info lives until the next queue call. */
+unsigned queue_count(const struct queue *queue);
+int queue_lookup(struct queue *queue, uint64_t id,
+		 struct queue_message_info *info_r);
+/* SMTP sessions and MX lookups in flight. */
+unsigned queue_active_sessions(const struct queue *queue);
+
+/* The delay before retry number `attempts` (1 = after the first failed
+ * attempt): initial * 2^(attempts-1), capped at max. */
+unsigned queue_backoff_delay(unsigned attempts, unsigned initial_s,
+			     unsigned max_s);
+
+#endif
