@@ -242,8 +242,10 @@ static void queue_send_dsn(struct queue *queue, struct queue_msg *msg,
 		.rcpt_count = count,
 	};
 	queue_dsn_build(&dsn, &out);
+	char qbuf[256];
 	log_info(queue->sid, "queue-dsn", "id=%llu to=%s rcpts=%u action=%s",
-		 (unsigned long long)msg->id, msg->mail_from, count,
+		 (unsigned long long)msg->id,
+		 log_quote(qbuf, sizeof(qbuf), msg->mail_from), count,
 		 rcpts[0].action == QUEUE_DSN_ACTION_DELAYED ? "delayed"
 		 : rcpts[0].action == QUEUE_DSN_ACTION_FAILED ? "failed"
 							       : "relayed");
@@ -648,9 +650,13 @@ uint64_t queue_submit(struct queue *queue, const struct queue_message_in *in)
 		r->state = QUEUE_RCPT_PENDING;
 		r->next_attempt = now;
 	}
-	log_info(queue->sid, "queue-add", "id=%llu from=<%s> rcpts=%u size=%zu",
-		 (unsigned long long)msg->id, msg->mail_from, in->rcpt_count,
-		 in->size);
+	char qbuf[256];
+	log_info(queue->sid, "queue-add", "id=%llu from=%s rcpts=%u size=%zu",
+		 (unsigned long long)msg->id,
+		 msg->mail_from[0] == '\0'
+			 ? "<>"
+			 : log_quote(qbuf, sizeof(qbuf), msg->mail_from),
+		 in->rcpt_count, in->size);
 	queue_msg_save(queue, msg, true);
 	queue_schedule(queue);
 	return msg->id;

@@ -26,6 +26,9 @@ struct fake_smtp_server {
 	/* Stop answering at the first command starting with this. */
 	const char *stall_on;
 	void *ssl_ctx;             /* SSL_CTX * for STARTTLS, or NULL */
+	/* Connections to serve one after another (0 = 1). rcpt_replies
+	 * are counted across them. */
+	unsigned sessions;
 
 	/* results (read after fake_smtp_server_stop) */
 	unsigned port;
@@ -33,6 +36,8 @@ struct fake_smtp_server {
 	struct buf body;           /* DATA content, unstuffed, CRLF */
 	bool tls_done;
 	bool quit_seen;
+	unsigned sessions_served;
+	unsigned rcpt_count; /* RCPT commands seen over all sessions */
 
 	int listen_fd;
 	pthread_t thread;

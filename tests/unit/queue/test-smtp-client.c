@@ -176,6 +176,7 @@ static void test_sequential_no_dsn(void **state)
 	assert_true(rc.result.eightbit_without_8bitmime);
 	assert_true(has_line(&srv, "MAIL FROM:<a@a.test> SIZE=95"));
 	assert_true(has_line(&srv, "RCPT TO:<x@b.test>"));
+	assert_string_equal(buf_cstr(&srv.body), message_unstuffed);
 	fake_smtp_server_free(&srv);
 }
 
