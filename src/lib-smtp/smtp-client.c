@@ -202,7 +202,9 @@ void smtp_client_destroy(struct smtp_client **_client)
 	smtp_reply_parser_destroy(&client->parser);
 	if (client->done_ev != NULL)
 		event_free(client->done_ev);
-	pool_destroy(&client->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = client->pool;
+	pool_destroy(&pool);
 }
 
 /* --- results --- */

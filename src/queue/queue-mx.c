@@ -45,7 +45,9 @@ static void queue_mx_free(struct queue_mx_lookup *lookup)
 	dns_request_cancel(&lookup->req_mx);
 	if (lookup->literal_ev != NULL)
 		event_free(lookup->literal_ev);
-	pool_destroy(&lookup->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = lookup->pool;
+	pool_destroy(&pool);
 }
 
 void queue_mx_lookup_cancel(struct queue_mx_lookup **_lookup)

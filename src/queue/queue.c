@@ -137,7 +137,9 @@ static void queue_msg_free(struct queue *queue, struct queue_msg *msg)
 		msg->next->prev = msg->prev;
 	queue->msg_count--;
 	i_free(msg->data);
-	pool_destroy(&msg->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = msg->pool;
+	pool_destroy(&pool);
 }
 
 static struct queue_msg *queue_msg_new(struct queue *queue, uint64_t id,
@@ -285,7 +287,9 @@ static void queue_job_free(struct queue_job *job)
 		job->msg->rcpts[job->rcpt_idx[i]].in_flight = false;
 	job->msg->jobs--;
 	queue->sessions--;
-	pool_destroy(&job->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = job->pool;
+	pool_destroy(&pool);
 }
 
 static void queue_rcpt_set_result(struct queue_rcpt *r, struct pool *pool,
@@ -624,7 +628,9 @@ void queue_destroy(struct queue **_queue)
 	event_free(queue->timer);
 	event_free(queue->run_ev);
 	i_free(queue->jobs);
-	pool_destroy(&queue->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = queue->pool;
+	pool_destroy(&pool);
 }
 
 void queue_set_dsn_callback(struct queue *queue, queue_dsn_callback_t *cb,
