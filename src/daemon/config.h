@@ -112,6 +112,11 @@ struct config {
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
 	} smtp;
+
+	struct {
+		/* USER/PASS and AUTH without TLS from loopback peers. */
+		bool allow_plaintext_loopback;
+	} pop3;
 };
 
 /* The listener's config name ("smtp", "imaps", ...). */
@@ -139,11 +144,20 @@ void config_ref(struct config *config);
 void config_unref(struct config **config);
 
 /* Appends the names of keys whose change needs a restart (listen.*,
- * server.user, server.data_dir, server.io_threads, server.pid_file),
+ * limits.*, smtp.max_line_length, server.user, server.data_dir,
+ * server.io_threads, server.pid_file, dns.static: what is fixed when the
+ * listeners, loops and store are set up),
  * space-separated, to keys_r. Returns the number found. */
 unsigned config_restart_changes(const struct config *old,
 				const struct config *new_config,
 				struct buf *keys_r);
+
+/* Appends the whole effective configuration as INI text, every key with
+ * its value (defaults included), in the order of the key table. Parsing
+ * the text again gives an equal configuration (config_equal()). */
+void config_format(const struct config *config, struct buf *out);
+/* True when every key has the same value in both. */
+bool config_equal(const struct config *a, const struct config *b);
 
 /* Value parsers, exposed for tests and for other modules' own options.
  * Each returns 0 with the value, or -1 with a static English *error_r. */

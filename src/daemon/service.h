@@ -36,7 +36,7 @@ struct net_loops;
 struct workpool;
 struct tls_ctx;
 struct store;
-struct auth;
+struct auth_server;
 
 /* What posthornd hands each service at start-up. Pointers stay valid until
  * the service's deinit() returns. */
@@ -49,10 +49,11 @@ struct service_env {
 	struct workpool *workpool;
 	/* The TLS context of this service's listener role (NULL = none). */
 	struct tls_ctx *tls;
-	/* The mail store and the authentication layer; NULL while that
-	 * module is not built into posthornd yet. */
+	/* The mail store and the authentication layer (lib-auth's
+	 * auth-sasl.h); NULL while that module is not built into posthornd
+	 * yet. Both are shared by all services and threads. */
 	struct store *store;
-	struct auth *auth;
+	struct auth_server *auth;
 };
 
 struct service {

@@ -14,9 +14,14 @@ void imap_append_nstring(struct buf *dest, const char *str);
 /* As above for a non-NULL string. */
 void imap_append_string(struct buf *dest, const char *str);
 /* As imap_append_nstring(), but removes CR and LF first (adding a space
- * where a line break was not followed by whitespace), as for header values
- * in ENVELOPE and BODYSTRUCTURE. */
+ * where a line break was not followed by whitespace), for raw (folded)
+ * header values in ENVELOPE and BODYSTRUCTURE. */
 void imap_append_nstring_nolf(struct buf *dest, const char *str);
+/* For text meant for people (ENVELOPE subject), as Dovecot does: runs of
+ * whitespace (SP, TAB, CR, LF) become one space and leading/trailing
+ * whitespace goes; when anything had to change, or the text has 8-bit
+ * bytes, '"' or '\\', it is sent as a literal, otherwise quoted. */
+void imap_append_string_for_humans(struct buf *dest, const char *str);
 /* Always quoted (caller ensures no CR/LF/8-bit). */
 void imap_append_quoted(struct buf *dest, const char *str);
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mime-param.h"
+#include "message-address.h"
 
 struct pool;
 
@@ -18,17 +19,21 @@ struct pool;
  * accepted as real clients accept them. Offsets and sizes are of the bytes
  * fed (stored messages are CRLF); a line count is the number of LF bytes. */
 
-/* The envelope header values (RFC 3501 section 7.4.2) of a message: the
- * unfolded raw value of the first field of each name, NULL if absent. */
+/* The envelope of a message (RFC 3501 section 7.4.2), as Dovecot builds
+ * it: date, subject, in_reply_to and message_id are the raw value of the
+ * LAST field of that name (NULL if absent); raw values keep their folds
+ * (CRLF + WSP), since the IMAP output depends on them, and NUL bytes are
+ * turned into 0x80. The address fields are parsed (message-address.h), the
+ * addresses of every field of that name in order; NULL if none. */
 struct mime_envelope {
 	const char *date;
 	const char *subject;
-	const char *from;
-	const char *sender;
-	const char *reply_to;
-	const char *to;
-	const char *cc;
-	const char *bcc;
+	struct message_address *from;
+	struct message_address *sender;
+	struct message_address *reply_to;
+	struct message_address *to;
+	struct message_address *cc;
+	struct message_address *bcc;
 	const char *in_reply_to;
 	const char *message_id;
 };
@@ -60,9 +65,11 @@ struct mime_part {
 	uint64_t body_size;
 	uint64_t body_lines;
 
-	/* From the part's own header, raw unfolded values, NULL if absent.
-	 * content_type/subtype are NULL when there was no valid Content-Type;
-	 * the IMAP renderer applies the RFC 2045 defaults. */
+	/* From the part's own header, raw values (as for mime_envelope),
+	 * NULL if absent. Content-Type and Content-Disposition are parsed.
+	 * content_type/subtype are NULL when there was no Content-Type (the
+	 * IMAP renderer applies the RFC 2045 defaults), both "" when it was
+	 * present but invalid (as Dovecot shows it). */
 	const char *content_type;
 	const char *content_subtype;
 	struct mime_param *content_type_params;

@@ -146,6 +146,7 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const uint8_t *data,
 {
 	bool dot_mode = dec->mode == SMTP_DATA_MODE_DOT;
 	bool strict = !dec->limits.binary;
+	bool lf_ok = !strict || (!dot_mode && dec->limits.allow_bare_lf);
 	size_t i, run = 0; /* data[run..i) is content to emit */
 
 	for (i = 0; i < len && dec->state != DATA_STATE_END; i++) {
@@ -207,7 +208,7 @@ int smtp_data_decoder_feed(struct smtp_data_decoder *dec, const uint8_t *data,
 			continue;
 		}
 		if (c == '\n') {
-			if (strict) {
+			if (!lf_ok) {
 				/* A bare LF is not a line end: "\n.\n" and
 				 * "\n.\r\n" must not end the content. */
 				set_error(dec, SMTP_DATA_ERROR_BARE_LF);

@@ -353,6 +353,41 @@ static void test_restart_changes(void **state)
 	buf_free(&keys);
 }
 
+static void test_format_roundtrip(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"[server]\nhostname = mx.example.com\nlog_level = warn\n"
+		"[listen]\nsmtp = 0.0.0.0:25, [::]:25\nimaps = *:993\n"
+		"[tls]\ncert = /c\nkey = /k\n[limits]\nsmtp_idle_timeout = 90\n"
+		"[smtp]\nmax_message_size = 1536K\nvrfy = on\nrecipient_delimiter =\n",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(texts); i++) {
+		struct config *a = load_ok(texts[i]);
+		struct buf out = BUF_INIT;
+		config_format(a, &out);
+		struct config *b = load_ok(buf_cstr(&out));
+		assert_true(config_equal(a, b));
+		if (i == 1) {
+			assert_non_null(strstr(buf_cstr(&out),
+				"[listen]\nsmtp = 0.0.0.0:25, [::]:25\n"));
+			assert_non_null(strstr(buf_cstr(&out),
+				"smtp_idle_timeout = 90s\n"));
+			assert_non_null(strstr(buf_cstr(&out),
+				"max_message_size = 1536K\n"));
+			assert_non_null(strstr(buf_cstr(&out), "submission =\n"));
+		}
+		config_unref(&a);
+		config_unref(&b);
+		buf_free(&out);
+	}
+	struct config *a = load_ok("[server]\nlog_level = warn\n");
+	struct config *b = load_ok("[server]\nlog_level = error\n");
+	assert_false(config_equal(a, b));
+	config_unref(&a);
+	config_unref(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_size_duration),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_restart_changes),
+		cmocka_unit_test(test_format_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

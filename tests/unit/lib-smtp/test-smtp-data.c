@@ -103,6 +103,22 @@ static void test_raw_table(void **state)
 
 	for (size_t i = 0; i < N_ELEMENTS(raw_tests); i++)
 		run_case(&raw_tests[i], SMTP_DATA_MODE_RAW, &no_limits, i);
+	/* BDAT with bare LF allowed: a line end, CR and NUL still refused. */
+	{
+		struct smtp_data_limits lf = {.allow_bare_lf = true, .max_headers = 1};
+		static const struct data_case lf_ok = {"A: b\n\nc\n", 0, 0, "A: b\n\nc\n", 0, 0};
+		static const struct data_case lf_hdr = {"A: b\nB: c\n\n", 0, 0, "", 0,
+							SMTP_DATA_ERROR_TOO_MANY_HEADERS};
+		static const struct data_case lf_cr = {"a\rb\n", 0, 0, "", 0,
+						       SMTP_DATA_ERROR_BARE_CR};
+		run_case(&lf_ok, SMTP_DATA_MODE_RAW, &lf, 200);
+		run_case(&lf_hdr, SMTP_DATA_MODE_RAW, &lf, 201);
+		run_case(&lf_cr, SMTP_DATA_MODE_RAW, &lf, 202);
+		/* Ignored in dot mode. */
+		static const struct data_case dot_lf = {"a\n.\r\n", 0, 0, "", 0,
+							SMTP_DATA_ERROR_BARE_LF};
+		run_case(&dot_lf, SMTP_DATA_MODE_DOT, &lf, 203);
+	}
 	/* BINARYMIME: anything goes. */
 	static const struct data_case bin = {"a\nb\rc\0d", 7, 0, "a\nb\rc\0d", 0, 0};
 	run_case(&bin, SMTP_DATA_MODE_RAW, &binary, 100);

@@ -15,6 +15,7 @@ struct run_ctx {
 	struct smtp_client_rcpt_result rcpts[8];
 	char texts[8][512];
 	char stage[32];
+	char remote_name[256], remote_addr[64];
 	bool done;
 };
 
@@ -31,6 +32,13 @@ static void on_done(const struct smtp_client_result *result, void *ctx)
 	}
 	snprintf(rc->stage, sizeof(rc->stage), "%s", result->stage);
 	rc->result.stage = rc->stage;
+	/* The result dies with the client: keep copies of its strings. */
+	snprintf(rc->remote_name, sizeof(rc->remote_name), "%s",
+		 result->remote_name);
+	rc->result.remote_name = rc->remote_name;
+	snprintf(rc->remote_addr, sizeof(rc->remote_addr), "%s",
+		 result->remote_addr == NULL ? "" : result->remote_addr);
+	rc->result.remote_addr = rc->remote_addr;
 	rc->result.rcpts = rc->rcpts;
 	rc->done = true;
 	event_base_loopbreak(rc->base);
