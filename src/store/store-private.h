@@ -34,6 +34,9 @@ enum store_op_type {
 	STORE_OP_COPY,
 	STORE_OP_FLAGS,
 	STORE_OP_EXPUNGE,
+	STORE_OP_ENQUEUE,
+	STORE_OP_QUEUE_UPDATE,
+	STORE_OP_QUEUE_DELETE,
 };
 
 /* A message body on its way in: converted and parsed on the submitter's
@@ -64,6 +67,15 @@ struct store_op {
 	unsigned rcpt_count;
 	time_t internaldate;
 	struct store_new_body body;
+	/* Queue operations. */
+	struct store_queue_envelope env;
+	struct store_queue_rcpt *qrcpts;
+	unsigned qrcpt_count;
+	int64_t rcpt_id, queue_id;
+	bool shared_body;
+	unsigned body_op; /* with shared_body */
+	/* Set by the writer: the body this operation stored (for sharing). */
+	int64_t stored_body_id;
 	struct store_op_result result;
 };
 
@@ -179,6 +191,15 @@ struct store_backend {
 	ssize_t (*body_read)(struct store_body *body, uint64_t offset,
 			     void *dst, size_t size, const char **error_r);
 	void (*body_close)(struct store_body *body);
+	int (*queue_due)(struct store *store, time_t now, unsigned max,
+			 struct pool *pool, struct store_queue_item **items_r,
+			 unsigned *count_r, const char **error_r);
+	int (*queue_next_due)(struct store *store, time_t *when_r,
+			      const char **error_r);
+	int (*mailbox_vanished)(struct store *store, int64_t mailbox_id,
+				uint64_t since_modseq, struct pool *pool,
+				uint32_t **uids_r, unsigned *count_r,
+				const char **error_r);
 };
 
 extern const struct store_backend store_backend_sqlite;

@@ -214,8 +214,8 @@ static int w_quota_check(struct wctx *w, int64_t account_id, uint64_t bytes,
 /* ------------------------------------------------------------------ */
 /* Bodies and messages */
 
-static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
-			  int64_t refcount, int64_t *id_r)
+bool w_body_insert(struct wctx *w, const struct store_new_body *b,
+		   int64_t refcount, int64_t *id_r)
 {
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "INSERT INTO body(refcount, size, header_size, lines, "
@@ -243,7 +243,7 @@ static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 	return true;
 }
 
-static bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
+bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
 {
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "UPDATE body SET refcount=refcount+?2 WHERE id=?1");
@@ -526,6 +526,7 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 			if (!w_body_insert(w, &op->body, initial_refs,
 					   &body_id))
 				return false;
+			op->stored_body_id = body_id;
 		}
 		struct wmsg m = {
 		    .body_id = body_id,
@@ -576,6 +577,7 @@ static bool w_append(struct wctx *w, struct store_op *op)
 	int64_t body_id;
 	if (!w_body_insert(w, &op->body, 1, &body_id))
 		return false;
+	op->stored_body_id = body_id;
 	struct wmsg m = {
 	    .body_id = body_id,
 	    .flags = op->flags & STORE_FLAGS_ALL,
@@ -867,6 +869,12 @@ static bool w_apply_op(struct wctx *w, struct store_op *op)
 		return w_flags(w, op);
 	case STORE_OP_EXPUNGE:
 		return w_expunge(w, op);
+	case STORE_OP_ENQUEUE:
+		return w_enqueue(w, op);
+	case STORE_OP_QUEUE_UPDATE:
+		return w_queue_update(w, op);
+	case STORE_OP_QUEUE_DELETE:
+		return w_queue_delete(w, op);
 	}
 	i_unreached();
 }

@@ -138,4 +138,15 @@ ssize_t sqlite_store_body_read(struct store_body *body, uint64_t offset,
 			       void *dst, size_t size, const char **error_r);
 void sqlite_store_body_close(struct store_body *body);
 
+/* Queue and QRESYNC reads: store-sqlite-read.c */
+int sqlite_store_queue_due(struct store *store, time_t now, unsigned max,
+			   struct pool *pool, struct store_queue_item **items_r,
+			   unsigned *count_r, const char **error_r);
+int sqlite_store_queue_next_due(struct store *store, time_t *when_r,
+				const char **error_r);
+int sqlite_store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+				  uint64_t since_modseq, struct pool *pool,
+				  uint32_t **uids_r, unsigned *count_r,
+				  const char **error_r);
+
 #endif
