@@ -68,6 +68,8 @@ struct queue {
 	unsigned msg_count;
 	uint64_t next_id;
 	unsigned sessions;
+	/* Store-first: the next load takes every pending recipient. */
+	bool flush;
 	queue_dsn_callback_t *dsn_cb;
 	void *dsn_ctx;
 	char sid[LOG_SID_SIZE];
@@ -199,7 +201,12 @@ static void queue_schedule(struct queue *queue)
 
 static void queue_arm_timer(struct queue *queue, time_t now)
 {
-	time_t next = now + QUEUE_MAX_SLEEP_S;
+	time_t next = now + QUEUE_MAX_SLEEP_S, when;
+
+	if (queue->persist.next_due != NULL &&
+	    queue->persist.next_due(queue->persist.ctx, &when) > 0 &&
+	    when < next)
+		next = when;
 
 	for (struct queue_msg *m = queue->head; m != NULL; m = m->next) {
 		for (unsigned i = 0; i < m->rcpt_count; i++) {
@@ -214,6 +221,7 @@ static void queue_arm_timer(struct queue *queue, time_t now)
 }
 
 static void queue_run(struct queue *queue);
+static void queue_wake_memory(struct queue *queue, time_t now);
 
 static void queue_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
 			   void *ctx)
@@ -319,8 +327,11 @@ static void queue_job_apply(struct queue_job *job, unsigned k,
 	*want_dsn_r = false;
 	/* Strings go to the message pool: it lives as long as the info.
 	 * Old values stay until the message goes: bounded by attempts. */
+	time_t prev_attempt = r->info.last_attempt;
 	queue_rcpt_set_result(r, msg->pool, enhanced, code, text, remote);
 	r->info.attempts++;
+	r->info.last_attempt = now;
+	r->info.dirty = true;
 	if (status == SMTP_CLIENT_RCPT_OK) {
 		r->info.state = QUEUE_RCPT_DELIVERED;
 		log_info(queue->sid, "queue-delivered",
@@ -353,8 +364,11 @@ static void queue_job_apply(struct queue_job *job, unsigned k,
 			 (unsigned long long)msg->id,
 			 log_quote(qbuf, sizeof(qbuf), r->info.address),
 			 enhanced, delay, log_quote(tbuf, sizeof(tbuf), text));
+		/* Once: on the first attempt ending past the delay time. */
+		time_t notify_at = msg->arrival + queue->set.delay_notify_s;
 		if (queue->set.no_delay_notify || r->info.delay_notified ||
-		    now - msg->arrival < (time_t)queue->set.delay_notify_s)
+		    now < notify_at ||
+		    (prev_attempt != 0 && prev_attempt >= notify_at))
 			return;
 		r->info.delay_notified = true;
 		action = QUEUE_DSN_ACTION_DELAYED;
@@ -424,12 +438,22 @@ static void queue_job_done(struct queue_job *job,
 	if (msg->deleted) {
 		if (msg->jobs == 0)
 			queue_msg_free(queue, msg);
+	} else if (queue->persist.load_due != NULL) {
+		/* Store-first: write what this attempt changed; between
+		 * attempts the message lives in the store only. */
+		queue_msg_save(queue, msg, false);
+		for (unsigned i = 0; i < msg->rcpt_count; i++)
+			msg->rcpts[i].info.dirty = false;
+		if (msg->jobs == 0)
+			queue_msg_free(queue, msg);
 	} else if (!queue_msg_open(msg) && msg->jobs == 0) {
 		if (queue->persist.remove != NULL)
 			queue->persist.remove(queue->persist.ctx, msg->id);
 		queue_msg_free(queue, msg);
 	} else {
 		queue_msg_save(queue, msg, false);
+		for (unsigned i = 0; i < msg->rcpt_count; i++)
+			msg->rcpts[i].info.dirty = false;
 	}
 	queue_schedule(queue);
 }
@@ -545,6 +569,18 @@ static void queue_run(struct queue *queue)
 {
 	time_t now = time(NULL);
 
+	if (queue->persist.load_due != NULL &&
+	    queue->sessions < queue->set.max_sessions) {
+		bool flush = queue->flush;
+		queue->flush = false;
+		queue->persist.load_due(queue->persist.ctx, queue,
+					flush ? 0 : now,
+					queue->set.max_sessions -
+						queue->sessions);
+		if (flush)
+			queue_wake_memory(queue, now);
+	}
+
 	for (struct queue_msg *m = queue->head;
 	     m != NULL && queue->sessions < queue->set.max_sessions;
 	     m = m->next) {
@@ -643,6 +679,11 @@ void queue_set_dsn_callback(struct queue *queue, queue_dsn_callback_t *cb,
 uint64_t queue_submit(struct queue *queue, const struct queue_message_in *in)
 {
 	time_t now = time(NULL);
+
+	if (queue->persist.enqueue != NULL) {
+		queue->persist.enqueue(queue->persist.ctx, in);
+		return 0;
+	}
 	struct queue_msg *msg = queue_msg_new(
 		queue, queue->next_id++, in->mail_from, in->envid, in->ret,
 		in->arrival != 0 ? in->arrival : now, in->eightbit, in->data,
@@ -668,8 +709,10 @@ uint64_t queue_submit(struct queue *queue, const struct queue_message_in *in)
 	return msg->id;
 }
 
-void queue_restore(struct queue *queue, const struct queue_message_info *in)
+int queue_restore(struct queue *queue, const struct queue_message_info *in)
 {
+	if (queue_find(queue, in->id) != NULL)
+		return 0;
 	struct queue_msg *msg = queue_msg_new(
 		queue, in->id, in->mail_from, in->envid, in->ret, in->arrival,
 		in->eightbit, in->data, in->size, in->rcpt_count);
@@ -684,10 +727,20 @@ void queue_restore(struct queue *queue, const struct queue_message_info *in)
 		r->status = pool_strdup(msg->pool, src->status);
 		r->text = pool_strdup(msg->pool, src->text);
 		r->remote_mta = pool_strdup(msg->pool, src->remote_mta);
+		r->dirty = false;
+		if (r->last_attempt == 0 && r->attempts > 0) {
+			/* The attempt that set next_attempt happened one
+			 * backoff step before it. */
+			r->last_attempt = r->next_attempt -
+				queue_backoff_delay(r->attempts,
+						    queue->set.retry_initial_s,
+						    queue->set.retry_max_s);
+		}
 	}
 	if (in->id >= queue->next_id)
 		queue->next_id = in->id + 1;
 	queue_schedule(queue);
+	return 1;
 }
 
 static void queue_msg_make_due(struct queue_msg *msg, time_t now)
@@ -698,12 +751,16 @@ static void queue_msg_make_due(struct queue_msg *msg, time_t now)
 	}
 }
 
-void queue_wake(struct queue *queue)
+static void queue_wake_memory(struct queue *queue, time_t now)
 {
-	time_t now = time(NULL);
-
 	for (struct queue_msg *m = queue->head; m != NULL; m = m->next)
 		queue_msg_make_due(m, now);
+}
+
+void queue_wake(struct queue *queue)
+{
+	queue_wake_memory(queue, time(NULL));
+	queue->flush = true;
 	queue_schedule(queue);
 }
 

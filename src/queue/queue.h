@@ -80,7 +80,18 @@ struct queue_rcpt_info {
 	enum queue_rcpt_state state;
 	unsigned attempts;
 	time_t next_attempt;
+	/* When the last attempt was made (0 = none yet): a delay DSN goes
+	 * out on the first attempt that ends past delay_notify_s, so the
+	 * notice is sent once without a flag to persist. queue_restore()
+	 * derives it from next_attempt and the backoff when it is 0 and
+	 * attempts > 0. */
+	time_t last_attempt;
+	/* A delay DSN was sent (by this attempt or an earlier one). */
 	bool delay_notified;
+	/* The backend's own id (the store's recipient id); 0 = none. */
+	int64_t backend_id;
+	/* Changed by the attempt that just ended: persist it. */
+	bool dirty;
 	/* Last result: RFC 3463 code, reply code (0 = none), text, host. */
 	const char *status;
 	unsigned code;
@@ -101,15 +112,31 @@ struct queue_message_info {
 	unsigned rcpt_count;
 };
 
-/* Persistence: the queue calls these so its state survives restarts (the
- * store implements them; NULL members = keep nothing). They are called on
- * the queue's thread and must not block it (hand the write to the store's
- * writer). save() gets the whole message state after every change;
- * remove() once every recipient is final. */
+/* Persistence. All members are optional and are called on the queue's
+ * thread; none may block it (hand writes to the store's writer).
+ *
+ * Memory-first (load_due NULL): the queue holds every message; save()
+ * gets the whole message state after each change (is_new on submit),
+ * remove() once every recipient is final.
+ *
+ * Store-first (load_due set; see queue-store.h): the backend is the
+ * queue's truth and the queue holds only messages being attempted.
+ * queue_submit() hands the message to enqueue() (the backend wakes the
+ * queue once it is durable); each run asks load_due() to queue_restore()
+ * the due recipients (now 0 = every pending one, for a flush) of messages
+ * not in memory, at most max messages; save() then gets the message after
+ * an attempt (rcpts[i].dirty marks the recipients to write) and the queue
+ * forgets it; next_due() says when to look again. */
+struct queue;
 struct queue_persist {
 	void (*save)(void *ctx, const struct queue_message_info *msg,
 		     bool is_new);
 	void (*remove)(void *ctx, uint64_t id);
+	void (*load_due)(void *ctx, struct queue *queue, time_t now,
+			 unsigned max);
+	void (*enqueue)(void *ctx, const struct queue_message_in *msg);
+	/* 1 and *when_r, 0 when nothing is pending. */
+	int (*next_due)(void *ctx, time_t *when_r);
 	void *ctx;
 };
 
@@ -131,21 +158,26 @@ void queue_set_dsn_callback(struct queue *queue, queue_dsn_callback_t *cb,
 			    void *ctx);
 
 /* Adds a message (every recipient pending, due now) and wakes the
- * runner. Returns its id (> 0). Persisted through persist->save. */
+ * runner. Returns its id (> 0). Persisted through persist->save. In
+ * store-first mode the message goes to persist->enqueue and 0 is
+ * returned. */
 uint64_t queue_submit(struct queue *queue, const struct queue_message_in *msg);
-/* Puts back a message read from persistence at start-up, as saved (ids
- * are kept; new ids continue above the highest). Not saved again. */
-void queue_restore(struct queue *queue, const struct queue_message_info *msg);
+/* Puts back a message read from persistence, as saved (ids are kept; new
+ * ids continue above the highest); rcpts may be a subset of the message's
+ * recipients (the due ones). Not saved again. Ignored, returning 0, when
+ * a message with that id is already in memory; 1 otherwise. */
+int queue_restore(struct queue *queue, const struct queue_message_info *msg);
 
-/* Makes every pending recipient due now and runs (flush, `queue-wake`). */
+/* Makes every pending recipient due now and runs (flush, `queue-wake`).
+ * Store-first: the next run loads every pending recipient. */
 void queue_wake(struct queue *queue);
-/* Same for one message; 0 if there is no such message. */
+/* Same for one message in memory; 0 if there is no such message. */
 int queue_retry(struct queue *queue, uint64_t id);
 /* Drops a message without DSN; 0 if none. */
 int queue_delete(struct queue *queue, uint64_t id);
 
-/* Messages in the queue, and one of them (for admin listing and tests);
- * the info lives until the next queue call. */
+/* Messages in memory, and one of them (for tests; store-first, the admin
+ * listing reads the store); the info lives until the next queue call. */
 unsigned queue_count(const struct queue *queue);
 int queue_lookup(struct queue *queue, uint64_t id,
 		 struct queue_message_info *info_r);

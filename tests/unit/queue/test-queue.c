@@ -112,7 +112,9 @@ static void fx_start(struct fx *f, unsigned port_override)
 			   .data_final_timeout_ms = 2000,
 			   .quit_timeout_ms = 1000},
 	};
-	struct queue_persist persist = {persist_save, persist_remove, f};
+	struct queue_persist persist = {.save = persist_save,
+				       .remove = persist_remove,
+				       .ctx = f};
 	f->queue = queue_create(f->base, f->resolver, &set, &persist);
 	queue_set_dsn_callback(f->queue, on_dsn, f);
 }
