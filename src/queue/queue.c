@@ -764,6 +764,11 @@ void queue_wake(struct queue *queue)
 	queue_schedule(queue);
 }
 
+void queue_kick(struct queue *queue)
+{
+	queue_schedule(queue);
+}
+
 int queue_retry(struct queue *queue, uint64_t id)
 {
 	struct queue_msg *msg = queue_find(queue, id);

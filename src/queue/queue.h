@@ -171,7 +171,9 @@ int queue_restore(struct queue *queue, const struct queue_message_info *msg);
 /* Makes every pending recipient due now and runs (flush, `queue-wake`).
  * Store-first: the next run loads every pending recipient. */
 void queue_wake(struct queue *queue);
-/* Same for one message in memory; 0 if there is no such message. */
+/* Runs the runner soon for what is due (new submissions): no flush. */
+void queue_kick(struct queue *queue);
+/* Same as queue_wake for one message in memory; 0 if there is none. */
 int queue_retry(struct queue *queue, uint64_t id);
 /* Drops a message without DSN; 0 if none. */
 int queue_delete(struct queue *queue, uint64_t id);
