@@ -5,6 +5,9 @@
 #include "buf.h"
 #include "log.h"
 #include "strutil.h"
+#ifdef HAVE_QUEUE
+#include "queue-daemon.h"
+#endif
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -81,8 +84,11 @@ static void cmd_auth_flush(struct daemon *d, char **args, unsigned count,
 static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 			   struct buf *reply)
 {
-	/* No outbound queue is linked in yet: nothing to wake. */
 	log_debug(NULL, "queue-wake", NULL);
+#ifdef HAVE_QUEUE
+	if (d->queue != NULL)
+		queue_daemon_wake(d->queue);
+#endif
 	buf_append_str(reply, "OK");
 }
 

@@ -26,6 +26,9 @@ struct queue_store {
 	 * not loaded again until then, or they would be tried twice. */
 	int64_t *writing;
 	unsigned writing_count, writing_cap;
+	/* A flush skipped messages in flight: flush again once they are
+	 * written, or the flush would be lost for them. */
+	bool reflush;
 };
 
 struct queue_store_commit {
@@ -87,11 +90,18 @@ static void queue_store_commit_cb(struct store_txn *txn, void *ctx)
 			  c->what, text);
 	}
 	qs->pending--;
+	bool flush = false;
 	if (c->writing_id != 0) {
 		queue_store_writing_del(qs, c->writing_id);
 		c->kick = true; /* its other recipients may be due */
+		if (qs->reflush) {
+			qs->reflush = false;
+			flush = true;
+		}
 	}
-	if (c->kick && qs->queue != NULL)
+	if (flush && qs->queue != NULL)
+		queue_wake(qs->queue);
+	else if (c->kick && qs->queue != NULL)
 		queue_kick(qs->queue);
 	i_free(c);
 	queue_store_free_if_done(qs);
@@ -293,8 +303,12 @@ static void queue_store_load_due(void *ctx, struct queue *queue, time_t now,
 			continue;
 		struct queue_message_info tmp;
 		if (queue_store_is_writing(qs, items[i].queue_id) ||
-		    queue_lookup(queue, (uint64_t)items[i].queue_id, &tmp) > 0)
-			continue; /* being attempted or written now */
+		    queue_lookup(queue, (uint64_t)items[i].queue_id, &tmp) > 0) {
+			/* Being attempted or written now. */
+			if (now == 0)
+				qs->reflush = true;
+			continue;
+		}
 		queue_store_load_message(qs, queue, pool, items, count,
 					 items[i].queue_id);
 		loaded++;
