@@ -54,6 +54,9 @@ struct queue_job {
 	unsigned addr_count, addr_next;
 	struct smtp_client *client;
 	struct pool *pool;
+	/* STARTTLS failed with the current address: try it again in
+	 * plaintext (opportunistic TLS must not make mail undeliverable). */
+	bool no_tls;
 };
 
 struct queue {
@@ -315,7 +318,8 @@ static void queue_job_apply(struct queue_job *job, unsigned k,
 			    enum smtp_client_rcpt_status status,
 			    const char *enhanced, unsigned code,
 			    const char *text, const char *remote,
-			    bool peer_dsn, time_t now,
+			    bool peer_dsn, bool tls, bool eightbit_plain,
+			    time_t now,
 			    struct queue_dsn_rcpt *dsn_r, bool *want_dsn_r)
 {
 	struct queue *queue = job->queue;
@@ -334,11 +338,15 @@ static void queue_job_apply(struct queue_job *job, unsigned k,
 	r->info.dirty = true;
 	if (status == SMTP_CLIENT_RCPT_OK) {
 		r->info.state = QUEUE_RCPT_DELIVERED;
+		char hbuf[256];
 		log_info(queue->sid, "queue-delivered",
-			 "id=%llu rcpt=%s host=%s",
+			 "id=%llu rcpt=%s host=%s tls=%s%s",
 			 (unsigned long long)msg->id,
 			 log_quote(qbuf, sizeof(qbuf), r->info.address),
-			 remote != NULL ? remote : "");
+			 log_quote(hbuf, sizeof(hbuf),
+				   remote != NULL ? remote : ""),
+			 tls ? "yes" : "no",
+			 eightbit_plain ? " note=8bit_without_8bitmime" : "");
 		/* RFC 3461 section 5.2.2: a peer without DSN can't report
 		 * success, so we say "relayed" when SUCCESS was asked. */
 		if (peer_dsn)
@@ -420,10 +428,13 @@ static void queue_job_done(struct queue_job *job,
 					: res->remote_addr;
 			queue_job_apply(job, k, rr->status, rr->enhanced,
 					rr->code, rr->text, remote,
-					res->peer_dsn, now, &dsn[k], &want);
+					res->peer_dsn, res->tls,
+					res->eightbit_without_8bitmime, now,
+					&dsn[k], &want);
 		} else {
 			queue_job_apply(job, k, status, enhanced, 0, text,
-					NULL, false, now, &dsn[k], &want);
+					NULL, false, false, false, now,
+					&dsn[k], &want);
 		}
 		if (want)
 			by_action[dsn[k].action][dsn_count[dsn[k].action]++] =
@@ -462,7 +473,24 @@ static void queue_job_client_cb(const struct smtp_client_result *res,
 				void *ctx)
 {
 	struct queue_job *job = ctx;
+	const struct smtp_client_settings *cset = &job->queue->set.client;
 
+	if (res->try_next_host && !res->tls && !job->no_tls &&
+	    cset->ssl_ctx != NULL && !cset->require_tls &&
+	    strcmp(res->stage, "starttls") == 0) {
+		char tbuf[256];
+		log_info(job->queue->sid, "queue-tls-fallback",
+			 "id=%llu host=%s reason=%s",
+			 (unsigned long long)job->msg->id, res->remote_addr,
+			 log_quote(tbuf, sizeof(tbuf),
+				   res->rcpt_count > 0 ? res->rcpts[0].text
+						       : ""));
+		job->no_tls = true;
+		job->addr_next--;
+		smtp_client_destroy(&job->client);
+		queue_job_start_addr(job);
+		return;
+	}
 	if (res->try_next_host && job->addr_next < job->addr_count) {
 		/* RFC 5321 section 5.1: the next address, then the next
 		 * MX, before giving up on this attempt. */
@@ -503,8 +531,10 @@ static void queue_job_start_addr(struct queue_job *job)
 		       : msg->ret == QUEUE_DSN_RET_HDRS ? SMTP_CLIENT_RET_HDRS
 							: SMTP_CLIENT_RET_NONE,
 	};
-	job->client = smtp_client_create(queue->base, &queue->set.client,
-					 &cmsg);
+	struct smtp_client_settings cset = queue->set.client;
+	if (job->no_tls)
+		cset.ssl_ctx = NULL;
+	job->client = smtp_client_create(queue->base, &cset, &cmsg);
 	smtp_client_run(job->client, addr->ip, queue->set.mx_port,
 			queue->set.source_ip, queue_job_client_cb, job);
 }

@@ -128,6 +128,11 @@ static void fake_session(struct fake_conn *c)
 		} else if (str_ascii_has_prefix_ci(l, "HELO")) {
 			fake_write(c, "250 fake.test\r\n");
 		} else if (str_ascii_eq_ci(l, "STARTTLS") &&
+			   srv->starttls_garbage && srv->sessions_served == 0) {
+			fake_write(c, "220 2.0.0 go ahead\r\n");
+			fake_write(c, "this is not a TLS handshake\r\n");
+			break;
+		} else if (str_ascii_eq_ci(l, "STARTTLS") &&
 			   srv->ssl_ctx != NULL && c->ssl == NULL) {
 			fake_write(c, "220 2.0.0 go ahead\r\n");
 			buf_reset(&c->in);

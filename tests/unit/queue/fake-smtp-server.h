@@ -26,6 +26,9 @@ struct fake_smtp_server {
 	/* Stop answering at the first command starting with this. */
 	const char *stall_on;
 	void *ssl_ctx;             /* SSL_CTX * for STARTTLS, or NULL */
+	/* Answer STARTTLS with 220, then send garbage instead of a
+	 * handshake (first session only). */
+	bool starttls_garbage;
 	/* Connections to serve one after another (0 = 1). rcpt_replies
 	 * are counted across them. */
 	unsigned sessions;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 /* The queue runner end to end on one event loop: static zone, a scripted
  * SMTP server on loopback, DSNs captured through the DSN callback,
@@ -38,6 +39,7 @@ struct fx {
 	unsigned saves, removes, dsn_count;
 	char dsn_to[128];
 	struct buf dsn;
+	void *client_ssl_ctx;
 };
 
 static void tick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
@@ -103,7 +105,8 @@ static void fx_start(struct fx *f, unsigned port_override)
 		.hostname = "mx.a.test",
 		.mx_port = port_override != 0 ? port_override : f->srv.port,
 		.source_ip = "127.0.0.1",
-		.client = {.greeting_timeout_ms = 2000,
+		.client = {.ssl_ctx = f->client_ssl_ctx,
+			   .greeting_timeout_ms = 2000,
 			   .connect_timeout_ms = 2000,
 			   .mail_timeout_ms = 2000,
 			   .rcpt_timeout_ms = 2000,
@@ -244,6 +247,29 @@ static void test_next_mx_after_refusal(void **state)
 	fake_smtp_server_free(&f.srv);
 }
 
+static void test_starttls_failure_falls_back(void **state)
+{
+	/* The peer offers STARTTLS but its handshake fails: the same host
+	 * gets the message in plaintext right away, not a retry later. */
+	struct fx f = {.srv = {.sessions = 2,
+			       .starttls_garbage = true,
+			       .ehlo = "250-fake.test\r\n250 STARTTLS\r\n"}};
+	struct queue_rcpt_in rcpt = {.address = "bob@b.test"};
+	const char *error;
+
+	fake_smtp_server_start(&f.srv);
+	f.client_ssl_ctx = smtp_client_ssl_ctx_create(&error);
+	fx_start(&f, 0);
+	submit(&f, "alice@a.test", &rcpt, 1, 0);
+	run_idle(&f, 0);
+	assert_int_equal(f.dsn_count, 0);
+	fx_stop(&f, true);
+	assert_int_equal(f.srv.sessions_served, 2);
+	assert_string_equal(buf_cstr(&f.srv.body), message);
+	SSL_CTX_free(f.client_ssl_ctx);
+	fake_smtp_server_free(&f.srv);
+}
+
 static void test_null_mx_and_null_sender(void **state)
 {
 	struct fx f = {0};
@@ -342,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_deliver_and_bounce),
 		cmocka_unit_test(test_tempfail_then_wake),
 		cmocka_unit_test(test_next_mx_after_refusal),
+		cmocka_unit_test(test_starttls_failure_falls_back),
 		cmocka_unit_test(test_null_mx_and_null_sender),
 		cmocka_unit_test(test_delay_and_give_up),
 		cmocka_unit_test(test_restore),
