@@ -270,6 +270,37 @@ static void test_starttls_failure_falls_back(void **state)
 	fake_smtp_server_free(&f.srv);
 }
 
+static void test_success_notify(void **state)
+{
+	/* NOTIFY=SUCCESS: a peer without DSN gets the message and the
+	 * sender a "relayed" report (RFC 3461 section 5.2.2); a peer with
+	 * DSN gets NOTIFY passed on and reports itself. */
+	struct fx f = {0};
+	struct queue_rcpt_in rcpt = {.address = "bob@b.test",
+				     .notify = "SUCCESS"};
+
+	fake_smtp_server_start(&f.srv);
+	fx_start(&f, 0);
+	submit(&f, "alice@a.test", &rcpt, 1, 0);
+	run_idle(&f, 0);
+	assert_int_equal(f.dsn_count, 1);
+	assert_non_null(strstr(buf_cstr(&f.dsn), "Action: relayed\r\n"));
+	assert_non_null(strstr(buf_cstr(&f.dsn), "Status: 2.0.0\r\n"));
+	fx_stop(&f, true);
+	fake_smtp_server_free(&f.srv);
+
+	struct fx g = {.srv = {.ehlo = "250-fake.test\r\n250 DSN\r\n"}};
+	fake_smtp_server_start(&g.srv);
+	fx_start(&g, 0);
+	submit(&g, "alice@a.test", &rcpt, 1, 0);
+	run_idle(&g, 0);
+	assert_int_equal(g.dsn_count, 0);
+	fx_stop(&g, true);
+	assert_non_null(strstr(buf_cstr(&g.srv.transcript),
+			       "RCPT TO:<bob@b.test> NOTIFY=SUCCESS\n"));
+	fake_smtp_server_free(&g.srv);
+}
+
 static void test_null_mx_and_null_sender(void **state)
 {
 	struct fx f = {0};
@@ -369,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_tempfail_then_wake),
 		cmocka_unit_test(test_next_mx_after_refusal),
 		cmocka_unit_test(test_starttls_failure_falls_back),
+		cmocka_unit_test(test_success_notify),
 		cmocka_unit_test(test_null_mx_and_null_sender),
 		cmocka_unit_test(test_delay_and_give_up),
 		cmocka_unit_test(test_restore),
