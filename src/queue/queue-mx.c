@@ -22,6 +22,7 @@ struct queue_mx_lookup {
 	struct pool *pool;
 	struct dns_resolver *resolver;
 	char *domain;
+	char *self_name; /* lower case, no trailing dot; NULL = none */
 	queue_mx_callback_t *callback;
 	void *ctx;
 
@@ -271,6 +272,31 @@ static void queue_mx_on_mx(const struct dns_answer *answer, const char *error,
 		}
 		start = end;
 	}
+	if (lookup->self_name != NULL) {
+		/* RFC 5321 section 5.1: never relay to ourselves or to a
+		 * host we are preferred over. */
+		for (size_t i = 0; i < count; i++) {
+			char *name = host_without_dot(lookup->pool,
+						      rrs[i].u.mx.host);
+			if (str_ascii_eq_ci(name, lookup->self_name)) {
+				unsigned pref = rrs[i].u.mx.preference;
+				size_t keep = 0;
+				while (keep < count &&
+				       rrs[keep].u.mx.preference < pref)
+					keep++;
+				count = keep;
+				break;
+			}
+		}
+		if (count == 0) {
+			queue_mx_fail(lookup, QUEUE_MX_PERMFAIL, "5.4.6",
+				      pool_printf(lookup->pool,
+						  "mail for %s loops back to "
+						  "myself",
+						  lookup->domain));
+			return;
+		}
+	}
 	for (size_t i = 0; i < count && lookup->host_count < QUEUE_MX_MAX_HOSTS;
 	     i++) {
 		struct queue_mx_host *h = &lookup->hosts[lookup->host_count++];
@@ -317,6 +343,7 @@ static const char *parse_literal(struct pool *pool, const char *domain)
 struct queue_mx_lookup *queue_mx_lookup(struct event_base *base,
 					struct dns_resolver *resolver,
 					const char *domain,
+					const char *self_name,
 					queue_mx_callback_t *callback,
 					void *ctx)
 {
@@ -327,6 +354,8 @@ struct queue_mx_lookup *queue_mx_lookup(struct event_base *base,
 	lookup->resolver = resolver;
 	lookup->domain = pool_strdup(pool, domain);
 	str_ascii_lower(lookup->domain);
+	if (self_name != NULL && self_name[0] != '\0')
+		lookup->self_name = host_without_dot(pool, self_name);
 	lookup->callback = callback;
 	lookup->ctx = ctx;
 	if (domain[0] == '[') {

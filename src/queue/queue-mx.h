@@ -46,10 +46,14 @@ typedef void queue_mx_callback_t(const struct queue_mx_result *result,
 struct queue_mx_lookup;
 
 /* domain: the part after '@' (ASCII; A-labels for IDNs). base is the
- * resolver's event loop. */
+ * resolver's event loop. self_name (may be NULL) is our own host name:
+ * when it is one of the MX hosts, it and every host of equal or higher
+ * preference are dropped (RFC 5321 section 5.1); if that leaves none, the
+ * mail would loop back to us: permanent failure 5.4.6. */
 struct queue_mx_lookup *queue_mx_lookup(struct event_base *base,
 					struct dns_resolver *resolver,
 					const char *domain,
+					const char *self_name,
 					queue_mx_callback_t *callback,
 					void *ctx);
 /* Stops a lookup: the callback is not called. Sets *lookup to NULL. */

@@ -592,7 +592,7 @@ static void queue_job_start(struct queue *queue, struct queue_msg *msg,
 	log_debug(queue->sid, "queue-attempt", "id=%llu domain=%s rcpts=%u",
 		  (unsigned long long)msg->id, domain, job->rcpt_count);
 	job->mx = queue_mx_lookup(queue->base, queue->resolver, domain,
-				  queue_job_mx_cb, job);
+				  queue->set.hostname, queue_job_mx_cb, job);
 }
 
 static void queue_run(struct queue *queue)

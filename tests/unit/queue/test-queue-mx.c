@@ -18,7 +18,9 @@ static const char zone_text[] =
 	"implicit.test. A 127.0.0.20\n"
 	"null.test.    MX 0 .\n"
 	"noaddr.test.  MX 10 nowhere.noaddr.test.\n"
-	"nowhere.noaddr.test. TXT \"no address here\"\n";
+	"nowhere.noaddr.test. TXT \"no address here\"\n"
+	"loop.test.    MX 10 mx.self.test.\n"
+	"mx.self.test. A 127.0.0.30\n";
 
 struct mx_result {
 	bool called;
@@ -82,16 +84,42 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void lookup(struct fixture *f, const char *domain, struct mx_result *r)
+static void lookup_self(struct fixture *f, const char *domain,
+			const char *self, struct mx_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->base = f->base;
 	struct queue_mx_lookup *l =
-		queue_mx_lookup(f->base, f->resolver, domain, on_mx, r);
+		queue_mx_lookup(f->base, f->resolver, domain, self, on_mx, r);
 	assert_non_null(l);
 	assert_false(r->called);
 	event_base_dispatch(f->base);
 	assert_true(r->called);
+}
+
+static void lookup(struct fixture *f, const char *domain, struct mx_result *r)
+{
+	lookup_self(f, domain, "mx.self.test.", r);
+}
+
+static void test_self_in_mx_list(void **state)
+{
+	struct fixture *f = *state;
+	struct mx_result r;
+
+	/* We are the only MX: the mail would loop. */
+	lookup(f, "loop.test", &r);
+	assert_int_equal(r.status, QUEUE_MX_PERMFAIL);
+	assert_string_equal(r.enhanced, "5.4.6");
+	/* We are the backup (20): only the better hosts remain. */
+	lookup_self(f, "multi.test", "MX-C.multi.test", &r);
+	assert_int_equal(r.status, QUEUE_MX_OK);
+	assert_int_equal(r.count, 3);
+	for (unsigned i = 0; i < r.count; i++)
+		assert_string_not_equal(r.hosts[i], "mx-c.multi.test");
+	/* We are the primary of multi.test: nothing better to relay to. */
+	lookup_self(f, "multi.test", "mx-b.multi.test", &r);
+	assert_int_equal(r.status, QUEUE_MX_PERMFAIL);
 }
 
 static void test_preference_order(void **state)
@@ -170,7 +198,8 @@ static void test_cancel(void **state)
 	struct fixture *f = *state;
 	struct mx_result r = {.base = f->base};
 	struct queue_mx_lookup *l =
-		queue_mx_lookup(f->base, f->resolver, "multi.test", on_mx, &r);
+		queue_mx_lookup(f->base, f->resolver, "multi.test", NULL, on_mx,
+				&r);
 
 	queue_mx_lookup_cancel(&l);
 	assert_null(l);
@@ -187,6 +216,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_implicit_null_and_missing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_literal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_self_in_mx_list, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
