@@ -141,6 +141,10 @@ static void fake_session(struct fake_conn *c)
 			if (SSL_accept(c->ssl) != 1)
 				break;
 			srv->tls_done = true;
+		} else if (str_ascii_has_prefix_ci(l, "AUTH ")) {
+			fake_write(c, srv->auth_reply != NULL
+					      ? srv->auth_reply
+					      : "235 2.7.0 ok\r\n");
 		} else if (str_ascii_has_prefix_ci(l, "MAIL")) {
 			holding = srv->hold_until_data;
 			fake_reply(c, srv->mail_reply != NULL

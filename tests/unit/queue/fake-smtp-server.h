@@ -20,6 +20,7 @@ struct fake_smtp_server {
 	const char *rcpt_replies[8]; /* NULL = "250 2.1.5 ok\r\n" */
 	const char *data_reply;    /* default "354 go\r\n" */
 	const char *dot_reply;     /* default "250 2.0.0 queued\r\n" */
+	const char *auth_reply;    /* default "235 2.7.0 ok\r\n" */
 	/* Hold every reply of a MAIL/RCPT/DATA group until DATA arrived:
 	 * only a pipelining client gets anywhere. */
 	bool hold_until_data;
