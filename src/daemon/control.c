@@ -5,6 +5,9 @@
 #include "buf.h"
 #include "log.h"
 #include "strutil.h"
+#ifdef HAVE_QUEUE
+#include "queue-daemon.h"
+#endif
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -89,6 +92,11 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 		return;
 	}
 	log_debug(NULL, "queue-wake", "handled=%s", ret > 0 ? "yes" : "no");
+	log_debug(NULL, "queue-wake", NULL);
+#ifdef HAVE_QUEUE
+	if (d->queue != NULL)
+		queue_daemon_wake(d->queue);
+#endif
 	buf_append_str(reply, "OK");
 }
 
