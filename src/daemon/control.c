@@ -92,7 +92,6 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 		return;
 	}
 	log_debug(NULL, "queue-wake", "handled=%s", ret > 0 ? "yes" : "no");
-	log_debug(NULL, "queue-wake", NULL);
 #ifdef HAVE_QUEUE
 	if (d->queue != NULL)
 		queue_daemon_wake(d->queue);
