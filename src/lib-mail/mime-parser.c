@@ -348,10 +348,17 @@ static void parse_part_header(struct mime_parser *parser,
 			/* a later one replaces one without parameters */
 			if (part->content_disposition_params_count > 0)
 				continue;
+			const char *disp;
+			struct mime_param *params;
+			unsigned int count;
+
 			(void)mime_disposition_parse(pool, raw_value(pool, &f),
-				&part->content_disposition,
-				&part->content_disposition_params,
-				&part->content_disposition_params_count);
+						     &disp, &params, &count);
+			if (disp == NULL)
+				continue; /* unusable: keeps the earlier one */
+			part->content_disposition = disp;
+			part->content_disposition_params = params;
+			part->content_disposition_params_count = count;
 		}
 	}
 
