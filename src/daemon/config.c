@@ -73,26 +73,36 @@ static const struct config_key config_keys[] = {
 	{ "dns", "static", CT_PATH, OFF(dns.static_zone), 0, 0, "", CK_RESTART, NULL },
 	{ "outbound", "mx_port", CT_UINT, OFF(outbound.mx_port), 1, 65535, "25", 0, NULL },
 	{ "outbound", "source", CT_IP, OFF(outbound.source), 0, 0, "", 0, NULL },
-	{ "limits", "max_connections", CT_UINT, OFF(limits.max_connections), 1, 1000000, "1000", 0, NULL },
-	{ "limits", "max_connections_per_ip", CT_UINT, OFF(limits.max_connections_per_ip), 1, 1000000, "20", 0, NULL },
-	{ "limits", "handshake_timeout", CT_DURATION, OFF(limits.handshake_timeout), 1, 3600, "30s", 0, NULL },
+	{ "outbound", "retry_initial", CT_DURATION, OFF(outbound.retry_initial), 1, 86400, "5m", 0, NULL },
+	{ "outbound", "retry_max", CT_DURATION, OFF(outbound.retry_max), 1, 7 * 86400, "4h", 0, NULL },
+	{ "outbound", "give_up", CT_DURATION, OFF(outbound.give_up), 60, 60 * 86400, "5d", 0, NULL },
+	{ "outbound", "delay_notify", CT_DURATION, OFF(outbound.delay_notify), 0, 60 * 86400, "4h", 0, NULL },
+	/* RFC 5321 section 4.5.3.2: the client's timeouts. */
+	{ "outbound", "connect_timeout", CT_DURATION, OFF(outbound.connect_timeout), 1, 3600, "1m", 0, NULL },
+	{ "outbound", "command_timeout", CT_DURATION, OFF(outbound.command_timeout), 1, 3600, "5m", 0, NULL },
+	{ "outbound", "data_timeout", CT_DURATION, OFF(outbound.data_timeout), 1, 7200, "10m", 0, NULL },
+	{ "outbound", "max_sessions", CT_UINT, OFF(outbound.max_sessions), 1, 10000, "20", 0, NULL },
+	{ "limits", "max_connections", CT_UINT, OFF(limits.max_connections), 1, 1000000, "1000", CK_RESTART, NULL },
+	{ "limits", "max_connections_per_ip", CT_UINT, OFF(limits.max_connections_per_ip), 1, 1000000, "20", CK_RESTART, NULL },
+	{ "limits", "handshake_timeout", CT_DURATION, OFF(limits.handshake_timeout), 1, 3600, "30s", CK_RESTART, NULL },
 	/* RFC 5321 section 4.5.3.2.7: at least 5 minutes. */
-	{ "limits", "smtp_idle_timeout", CT_DURATION, OFF(limits.smtp_idle_timeout), 1, 86400, "5m", 0, NULL },
+	{ "limits", "smtp_idle_timeout", CT_DURATION, OFF(limits.smtp_idle_timeout), 1, 86400, "5m", CK_RESTART, NULL },
 	/* RFC 9051 section 5.4: at least 30 minutes. */
-	{ "limits", "imap_idle_timeout", CT_DURATION, OFF(limits.imap_idle_timeout), 1, 86400, "30m", 0, NULL },
+	{ "limits", "imap_idle_timeout", CT_DURATION, OFF(limits.imap_idle_timeout), 1, 86400, "30m", CK_RESTART, NULL },
 	/* RFC 1939 section 3: at least 10 minutes. */
-	{ "limits", "pop3_idle_timeout", CT_DURATION, OFF(limits.pop3_idle_timeout), 1, 86400, "10m", 0, NULL },
+	{ "limits", "pop3_idle_timeout", CT_DURATION, OFF(limits.pop3_idle_timeout), 1, 86400, "10m", CK_RESTART, NULL },
 	{ "smtp", "max_message_size", CT_SIZE, OFF(smtp.max_message_size), 1024, (uint64_t)2 << 30, "50M", 0, NULL },
 	/* RFC 5321 section 4.5.3.1.8: at least 100. */
 	{ "smtp", "max_recipients", CT_UINT, OFF(smtp.max_recipients), 1, 100000, "100", 0, NULL },
 	/* RFC 5321 section 4.5.3.1.6: at least 1000 octets with CRLF. */
-	{ "smtp", "max_line_length", CT_UINT, OFF(smtp.max_line_length), 1000, 1048576, "4096", 0, NULL },
+	{ "smtp", "max_line_length", CT_UINT, OFF(smtp.max_line_length), 1000, 1048576, "4096", CK_RESTART, NULL },
 	{ "smtp", "max_header_count", CT_UINT, OFF(smtp.max_header_count), 10, 100000, "1000", 0, NULL },
 	/* RFC 5321 section 6.3: loop detection by counting Received:. */
 	{ "smtp", "max_received_headers", CT_UINT, OFF(smtp.max_received_headers), 1, 1000, "100", 0, NULL },
 	{ "smtp", "recipient_delimiter", CT_CHARS, OFF(smtp.recipient_delimiter), 0, 0, "+", 0, NULL },
 	{ "smtp", "vrfy", CT_KEYWORD, OFF(smtp.vrfy), 0, 0, "ambiguous", 0, verify_keywords },
 	{ "smtp", "expn", CT_KEYWORD, OFF(smtp.expn), 0, 0, "off", 0, verify_keywords },
+	{ "pop3", "allow_plaintext_loopback", CT_BOOL, OFF(pop3.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
 };
 
 #define CONFIG_KEY_COUNT N_ELEMENTS(config_keys)
@@ -566,13 +576,14 @@ static int set_value(struct config_private *cfg, const struct config_key *k,
 		return 0;
 	}
 	case CT_CHARS:
-		for (const char *p = value; *p != '\0'; p++) {
-			if (!ispunct((unsigned char)*p) || *p == '@' ||
-			    *p == '"' || *p == '\\' || strlen(value) > 8) {
-				snprintf(msg, msg_size,
-					 "expected up to 8 punctuation characters such as + or -, got %s", q);
-				return -1;
-			}
+		/* The store splits at one separator character. */
+		if (strlen(value) > 1 ||
+		    (value[0] != '\0' &&
+		     (!ispunct((unsigned char)value[0]) || value[0] == '@' ||
+		      value[0] == '"' || value[0] == '\\'))) {
+			snprintf(msg, msg_size,
+				 "expected one punctuation character such as + or -, got %s", q);
+			return -1;
 		}
 		*(char **)f = pool_strdup(cfg->pool, value);
 		return 0;
@@ -1002,4 +1013,77 @@ unsigned config_restart_changes(const struct config *old,
 		n++;
 	}
 	return n;
+}
+
+bool config_equal(const struct config *a, const struct config *b)
+{
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		if (!value_equal(&config_keys[i], a, b))
+			return false;
+	}
+	return true;
+}
+
+static void format_value(const struct config_key *k, const struct config *c,
+			 struct buf *out)
+{
+	static const char *const level_names[] = {
+		[LOG_LEVEL_DEBUG] = "debug", [LOG_LEVEL_INFO] = "info",
+		[LOG_LEVEL_WARN] = "warn", [LOG_LEVEL_ERROR] = "error",
+	};
+	const void *f = (const char *)c + k->offset;
+	char tmp[32];
+
+	switch (k->type) {
+	case CT_STRING: case CT_PATH: case CT_HOSTNAME: case CT_EMAIL:
+	case CT_IP: case CT_CHARS:
+		buf_append_str(out, *(char *const *)f);
+		return;
+	case CT_BOOL:
+		buf_append_str(out, *(const bool *)f ? "yes" : "no");
+		return;
+	case CT_UINT:
+		buf_printf(out, "%u", *(const unsigned *)f);
+		return;
+	case CT_DURATION:
+		buf_append_str(out, format_duration(tmp, sizeof(tmp),
+						    *(const unsigned *)f));
+		return;
+	case CT_SIZE:
+		buf_append_str(out, format_size(tmp, sizeof(tmp),
+						*(const uint64_t *)f));
+		return;
+	case CT_LOG_LEVEL:
+		buf_append_str(out, level_names[*(const enum log_level *)f]);
+		return;
+	case CT_KEYWORD:
+		buf_append_str(out, k->keywords[*(const int *)f]);
+		return;
+	case CT_ADDRS: {
+		const struct config_addr_list *l = f;
+		for (unsigned i = 0; i < l->count; i++)
+			buf_printf(out, "%s%s", i == 0 ? "" : ", ",
+				   l->addrs[i].str);
+		return;
+	}
+	}
+	i_unreached();
+}
+
+void config_format(const struct config *config, struct buf *out)
+{
+	const char *section = NULL;
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (section == NULL || strcmp(section, k->section) != 0) {
+			buf_printf(out, "%s[%s]\n", section == NULL ? "" : "\n",
+				   k->section);
+			section = k->section;
+		}
+		struct buf value = BUF_INIT;
+		format_value(k, config, &value);
+		buf_printf(out, "%s =%s%s\n", k->name, value.len > 0 ? " " : "",
+			   buf_cstr(&value));
+		buf_free(&value);
+	}
 }

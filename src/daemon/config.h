@@ -91,6 +91,15 @@ struct config {
 	struct {
 		unsigned mx_port;
 		char *source; /* numeric IP; "" = the kernel's choice */
+		/* Retries (seconds): first after retry_initial, doubling,
+		 * at most retry_max apart; fail give_up after arrival; a
+		 * delay DSN after delay_notify (0 = never). */
+		unsigned retry_initial, retry_max, give_up, delay_notify;
+		/* SMTP client timeouts (seconds): connect; greeting, EHLO,
+		 * MAIL, RCPT (and 2 min for DATA's 354, 3 min per data
+		 * block, capped by it); the reply to the final dot. */
+		unsigned connect_timeout, command_timeout, data_timeout;
+		unsigned max_sessions; /* concurrent outbound sessions */
 	} outbound;
 
 	struct {
@@ -108,10 +117,15 @@ struct config {
 		unsigned max_line_length;
 		unsigned max_header_count;
 		unsigned max_received_headers;
-		char *recipient_delimiter; /* set of characters; "" = none */
+		char *recipient_delimiter; /* one character; "" = none */
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
 	} smtp;
+
+	struct {
+		/* USER/PASS and AUTH without TLS from loopback peers. */
+		bool allow_plaintext_loopback;
+	} pop3;
 };
 
 /* The listener's config name ("smtp", "imaps", ...). */
@@ -139,11 +153,20 @@ void config_ref(struct config *config);
 void config_unref(struct config **config);
 
 /* Appends the names of keys whose change needs a restart (listen.*,
- * server.user, server.data_dir, server.io_threads, server.pid_file),
+ * limits.*, smtp.max_line_length, server.user, server.data_dir,
+ * server.io_threads, server.pid_file, dns.static: what is fixed when the
+ * listeners, loops and store are set up),
  * space-separated, to keys_r. Returns the number found. */
 unsigned config_restart_changes(const struct config *old,
 				const struct config *new_config,
 				struct buf *keys_r);
+
+/* Appends the whole effective configuration as INI text, every key with
+ * its value (defaults included), in the order of the key table. Parsing
+ * the text again gives an equal configuration (config_equal()). */
+void config_format(const struct config *config, struct buf *out);
+/* True when every key has the same value in both. */
+bool config_equal(const struct config *a, const struct config *b);
 
 /* Value parsers, exposed for tests and for other modules' own options.
  * Each returns 0 with the value, or -1 with a static English *error_r. */

@@ -16,7 +16,29 @@
  * conn_read_raw() switches to raw mode for an exact byte count. Handlers
  * are never re-entered: a handler's own calls (conn_write, conn_pause,
  * conn_close...) take effect when appropriate but never call back into a
- * handler before it returns. */
+ * handler before it returns.
+ *
+ * A protocol waiting for async work (sketch):
+ *
+ *   static void cmd_done(void *ctx)           // runs on conn's loop
+ *   {
+ *           struct job *job = ctx;
+ *           struct conn *conn = job->conn;
+ *           if (!conn_is_closed(conn)) {
+ *                   conn_write_str(conn, "250 2.0.0 Ok\r\n");
+ *                   conn_resume(conn);       // next pipelined command
+ *           }
+ *           conn_unref(&job->conn);
+ *           free(job);
+ *   }
+ *   ... in on_line():
+ *           conn_pause(conn);
+ *           conn_ref(conn);
+ *           job->conn = conn;
+ *           struct completion_target t =
+ *                   net_loop_completion_target(conn_loop(conn));
+ *           workpool_submit(pool, cmd_work, cmd_done, job, &t);
+ */
 struct conn;
 struct net_loop;
 struct net_service;
@@ -86,8 +108,8 @@ unsigned conn_local_port(const struct conn *conn);
 /* --- output --- */
 /* Queues bytes for the peer. Never blocks; see the watermarks in
  * net_service_settings: above the high one, input stops being read and
- * delivered until the output drains below the low one. A no-op once the
- * connection is closing. */
+ * delivered until the output drains below the low one. A no-op unless the
+ * connection is open: not during a TLS handshake, not once closing. */
 void conn_write(struct conn *conn, const void *data, size_t len);
 void conn_write_str(struct conn *conn, const char *str);
 void conn_printf(struct conn *conn, const char *fmt, ...) ATTR_FORMAT(2, 3);
@@ -110,7 +132,8 @@ bool conn_is_paused(const struct conn *conn);
 void conn_read_raw(struct conn *conn, uint64_t n);
 uint64_t conn_raw_remaining(const struct conn *conn);
 void conn_set_max_line_length(struct conn *conn, size_t max);
-/* 0 = no idle timeout. Restarts the timer. */
+/* 0 = no idle timeout. Restarts the timer. TLS handshakes are limited to
+ * 30 s regardless. */
 void conn_set_idle_timeout(struct conn *conn, unsigned timeout_ms);
 
 /* --- TLS --- */

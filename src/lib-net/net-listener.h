@@ -24,7 +24,8 @@ struct net_service_settings {
 	const struct conn_handlers *handlers; /* must outlive the service */
 	void *context;		/* for handlers: conn_service_context() */
 
-	/* Per-connection defaults; 0 = the NET_DEFAULT_* value. */
+	/* Per-connection defaults; 0 = the NET_DEFAULT_* value (the low
+	 * watermark defaults to at most half the high one). */
 	size_t max_line_length;	   /* bytes, not counting CRLF/LF */
 	unsigned idle_timeout_ms;
 	size_t output_high_watermark; /* stop reading input above this */

@@ -23,7 +23,8 @@ struct net_loop;
 struct event_base;
 
 /* count 0 = one loop per online CPU. Never fails (aborts on resource
- * exhaustion: this is start-up). Also switches libevent to pthreads. */
+ * exhaustion: this is start-up). Also switches libevent to pthreads and
+ * ignores SIGPIPE process-wide (writes to a reset peer return EPIPE). */
 struct net_loops *net_loops_create(unsigned count);
 /* Starts one thread per loop. Call once. */
 void net_loops_start(struct net_loops *loops);
@@ -34,7 +35,8 @@ void net_loops_start(struct net_loops *loops);
  *     and net_loop_hold() count as holds): in-flight work such as a store
  *     commit finishes and its completion runs and answers the client;
  *  3. every remaining connection is closed after flushing its output, or
- *     immediately once flush_timeout_ms has passed;
+ *     immediately once flush_timeout_ms has passed; input not yet
+ *     delivered (pipelined commands) is not started any more;
  *  4. the thread exits once no connection is left.
  * Close the listeners first. Must not be called from a loop thread. Posts
  * made after a loop has exited are dropped (logged as a warning). */

@@ -11,7 +11,8 @@
 struct pool;
 
 /* A reply a server should send for a rejected line or argument: the code,
- * the enhanced status code (RFC 2034/3463) and the text, all static. */
+ * the enhanced status code (RFC 2034/3463) and the text. The strings are
+ * static, or allocated from the pool passed to the call that set them. */
 struct smtp_error {
 	unsigned code;        /* 500, 501, 555, ... */
 	const char *enhanced; /* "5.5.2" */

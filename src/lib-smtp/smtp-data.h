@@ -36,6 +36,10 @@ struct smtp_data_limits {
 	unsigned max_received; /* Received: fields (hop count); 0 = none */
 	/* RAW mode with BODY=BINARYMIME: bare CR/LF and NUL allowed. */
 	bool binary;
+	/* RAW mode: a bare LF is a line end, not an error (BDAT content is
+	 * length-delimited, so it cannot be used for smuggling; the caller
+	 * converts it to CRLF). Ignored in dot mode. */
+	bool allow_bare_lf;
 };
 
 enum smtp_data_error {

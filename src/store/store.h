@@ -110,8 +110,17 @@ int store_open(const struct store_settings *set, struct store **store_r,
  * Every watch must have been destroyed first. Blocking. NULL is allowed. */
 void store_close(struct store **store);
 
+/* Writer statistics since open, for metrics and the benchmark. */
+struct store_stats {
+	uint64_t batches;   /* commits (one sync each) */
+	uint64_t txns;	    /* transactions committed or failed */
+	unsigned batch_max; /* largest batch so far */
+	unsigned queued;    /* transactions waiting now */
+};
+void store_get_stats(struct store *store, struct store_stats *stats_r);
+
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -119,7 +128,7 @@ unsigned store_schema_version(struct store *store);
 
 struct store_account {
 	int64_t id;
-	const char *address;       /* "user@domain", lower-case */
+	const char *address; /* "user@domain", lower-case */
 	/* crypt(3) string ("$y$..."), "" when the account has none. */
 	const char *password_hash;
 	/* SCRAM-SHA-256 data exactly as lib-auth handed them in (opaque
@@ -167,9 +176,9 @@ struct store_alias {
 };
 /* All aliases, or those whose source is in domain (may be NULL), sorted
  * by source then target. */
-int store_alias_list(struct store *store, const char *domain,
-		     struct pool *pool, struct store_alias **aliases_r,
-		     unsigned *count_r, const char **error_r);
+int store_alias_list(struct store *store, const char *domain, struct pool *pool,
+		     struct store_alias **aliases_r, unsigned *count_r,
+		     const char **error_r);
 
 /* Recipient resolution for SMTP RCPT TO:
  *   1. domain must be local, else 0 (not ours: relay decision is the
@@ -184,14 +193,13 @@ int store_alias_list(struct store *store, const char *domain,
  * account or remote address, 0 when the address is unknown (SMTP 550),
  * -1 on error (or on an alias loop / depth limit: error_r says). */
 struct store_resolution {
-	int64_t *account_ids;     /* distinct local accounts */
+	int64_t *account_ids; /* distinct local accounts */
 	unsigned account_count;
-	const char **remote;      /* distinct remote addresses */
+	const char **remote; /* distinct remote addresses */
 	unsigned remote_count;
 };
-int store_resolve(struct store *store, const char *address,
-		  struct pool *pool, struct store_resolution *res_r,
-		  const char **error_r);
+int store_resolve(struct store *store, const char *address, struct pool *pool,
+		  struct store_resolution *res_r, const char **error_r);
 
 /* ------------------------------------------------------------------ */
 /* Mailboxes (reads)                                                    */
@@ -214,7 +222,7 @@ enum store_special_use {
 struct store_mailbox {
 	int64_t id;
 	int64_t account_id;
-	const char *name;            /* "INBOX", "Archive/2026" */
+	const char *name; /* "INBOX", "Archive/2026" */
 	enum store_special_use special_use;
 	bool subscribed;
 	bool has_children;
@@ -230,7 +238,8 @@ int store_mailbox_list(struct store *store, int64_t account_id,
 /* 1 and *mailbox_r, 0 if none by that name. */
 int store_mailbox_lookup(struct store *store, int64_t account_id,
 			 const char *name, struct pool *pool,
-			 struct store_mailbox **mailbox_r, const char **error_r);
+			 struct store_mailbox **mailbox_r,
+			 const char **error_r);
 int store_mailbox_lookup_id(struct store *store, int64_t mailbox_id,
 			    struct pool *pool, struct store_mailbox **mailbox_r,
 			    const char **error_r);
@@ -241,11 +250,11 @@ int store_subscription_list(struct store *store, int64_t account_id,
 
 struct store_mailbox_status {
 	uint32_t messages;
-	uint32_t unseen;       /* without \Seen */
-	uint32_t recent;       /* uid >= first_recent_uid */
+	uint32_t unseen;	   /* without \Seen */
+	uint32_t recent;	   /* uid >= first_recent_uid */
 	uint32_t first_unseen_uid; /* 0 when none */
 	uint32_t first_recent_uid;
-	uint64_t size;         /* sum of stored message sizes */
+	uint64_t size; /* sum of stored message sizes */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
@@ -274,12 +283,12 @@ enum store_flags {
 
 struct store_message {
 	uint32_t uid;
-	uint32_t flags;          /* enum store_flags */
-	const char *keywords;    /* "" when none */
+	uint32_t flags;	      /* enum store_flags */
+	const char *keywords; /* "" when none */
 	uint64_t modseq;
-	uint64_t size;           /* exact stored (CRLF) size */
+	uint64_t size; /* exact stored (CRLF) size */
 	time_t internaldate;
-	int64_t body_id;         /* shared between copies */
+	int64_t body_id; /* shared between copies */
 };
 
 /* Iterates a mailbox's messages in ascending UID order without loading
@@ -288,10 +297,11 @@ struct store_message {
  * modseq (CONDSTORE). The iterator holds a read snapshot: finish it
  * promptly (don't keep it across waits on a peer). */
 struct store_message_iter;
-struct store_message_iter *
-store_message_iter_init(struct store *store, int64_t mailbox_id,
-			uint32_t uid_first, uint32_t uid_last,
-			uint64_t changedsince);
+struct store_message_iter *store_message_iter_init(struct store *store,
+						   int64_t mailbox_id,
+						   uint32_t uid_first,
+						   uint32_t uid_last,
+						   uint64_t changedsince);
 /* 1 and *msg_r (valid until the next call), 0 at the end, -1 on error. */
 int store_message_iter_next(struct store_message_iter *iter,
 			    struct store_message *msg_r);
@@ -300,16 +310,36 @@ int store_message_iter_next(struct store_message_iter *iter,
 int store_message_iter_deinit(struct store_message_iter **iter,
 			      const char **error_r);
 
+/* Like store_message_iter_init(), and store_message_iter_headers() gives
+ * each message's search_headers (see store_message_info): SEARCH over
+ * header fields without opening bodies. */
+struct store_message_iter *
+store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
+				uint32_t uid_first, uint32_t uid_last,
+				uint64_t changedsince);
+/* The current message's search headers ("" unless the iterator came from
+ * store_message_iter_init_headers()); valid until the next call. */
+const char *store_message_iter_headers(struct store_message_iter *iter);
+
 /* One message's metadata plus the strings cached at arrival. Fields the
  * parser could not produce (or before lib-mail is linked) are "". */
 struct store_message_info {
 	struct store_message msg;
-	const char *envelope;        /* IMAP ENVELOPE, rendered */
-	const char *bodystructure;   /* IMAP BODYSTRUCTURE, rendered */
-	const char *body;            /* IMAP BODY (non-extensible) */
-	uint64_t header_size;        /* bytes of header incl. blank line */
-	uint64_t lines;              /* CRLF count of the whole message */
+	const char *envelope;	   /* IMAP ENVELOPE, rendered */
+	const char *bodystructure; /* IMAP BODYSTRUCTURE, rendered */
+	const char *body;	   /* IMAP BODY (non-extensible) */
+	uint64_t header_size;	   /* bytes of header incl. blank line */
+	uint64_t lines;
+	    /* CRLF count of the whole message */ /* The SEARCH header index:
+						   * one "name: value\n" line
+						   * per field of the top-level
+						   * header, name lower-cased,
+						   * value unfolded and RFC 2047
+						   * decoded (UTF-8); "" when
+						   * not indexed. */
+	const char *search_headers;
 };
+#define STORE_SEARCH_HEADERS_MAX (64 * 1024)
 /* 1 and *info_r, 0 if no such message. */
 int store_message_get(struct store *store, int64_t mailbox_id, uint32_t uid,
 		      struct pool *pool, struct store_message_info *info_r,
@@ -352,8 +382,8 @@ void store_txn_destroy(struct store_txn **txn);
 unsigned store_txn_domain_add(struct store_txn *txn, const char *domain);
 unsigned store_txn_domain_del(struct store_txn *txn, const char *domain);
 struct store_credentials {
-	const char *password_hash;     /* crypt string; NULL/"" = none */
-	const char *scram_salt;        /* NULL = none */
+	const char *password_hash; /* crypt string; NULL/"" = none */
+	const char *scram_salt;	   /* NULL = none */
 	unsigned scram_iterations;
 	const char *scram_stored_key;
 	const char *scram_server_key;
@@ -361,12 +391,11 @@ struct store_credentials {
 unsigned store_txn_account_add(struct store_txn *txn, const char *address,
 			       const struct store_credentials *cred);
 unsigned store_txn_account_del(struct store_txn *txn, const char *address);
-unsigned store_txn_account_set_credentials(struct store_txn *txn,
-					   const char *address,
-					   const struct store_credentials *cred);
-unsigned store_txn_account_set_quota(struct store_txn *txn,
-				     const char *address, uint64_t bytes,
-				     uint64_t messages);
+unsigned
+store_txn_account_set_credentials(struct store_txn *txn, const char *address,
+				  const struct store_credentials *cred);
+unsigned store_txn_account_set_quota(struct store_txn *txn, const char *address,
+				     uint64_t bytes, uint64_t messages);
 unsigned store_txn_account_set_disabled(struct store_txn *txn,
 					const char *address, bool disabled);
 /* source "user@domain" or "@domain" (catch-all; the domain must be
@@ -410,14 +439,14 @@ struct store_delivery_rcpt {
 	int64_t account_id;
 	/* Target mailbox; NULL or missing = INBOX. */
 	const char *mailbox;
-	uint32_t flags;        /* initial enum store_flags */
-	const char *keywords;  /* NULL = none */
+	uint32_t flags;	      /* initial enum store_flags */
+	const char *keywords; /* NULL = none */
 };
 enum store_deliver_flags {
 	STORE_DELIVER_CONVERT_LF = 1 << 0,
 };
-unsigned store_txn_deliver(struct store_txn *txn, const void *data,
-			   size_t size, time_t internaldate,
+unsigned store_txn_deliver(struct store_txn *txn, const void *data, size_t size,
+			   time_t internaldate,
 			   const struct store_delivery_rcpt *rcpts,
 			   unsigned rcpt_count, enum store_deliver_flags flags);
 /* APPEND (and import): one message into one mailbox. Fails the
@@ -471,15 +500,15 @@ unsigned store_txn_expunge(struct store_txn *txn, int64_t mailbox_id,
 /* Outcome of one operation. Arrays live as long as the transaction. */
 struct store_op_result {
 	enum store_error error;
-	const char *error_text;     /* human readable; "" when OK */
-	int64_t id;                 /* account_add, mailbox_create */
-	uint32_t uidvalidity;       /* append, copy */
-	uint32_t uid;               /* append */
-	uint64_t modseq;            /* message operations */
+	const char *error_text; /* human readable; "" when OK */
+	int64_t id;		/* account_add, mailbox_create */
+	uint32_t uidvalidity;	/* append, copy */
+	uint32_t uid;		/* append */
+	uint64_t modseq;	/* message operations */
 	unsigned count;
-	const uint32_t *src_uids;   /* copy */
-	const uint32_t *uids;       /* deliver(per rcpt), append, copy, flags,
-				       expunge */
+	const uint32_t *src_uids; /* copy */
+	const uint32_t *uids;	  /* deliver(per rcpt), append, copy, flags,
+				     expunge */
 	const enum store_error *rcpt_errors; /* deliver, count = rcpts */
 	unsigned modified_count;
 	const uint32_t *modified_uids; /* flags with unchangedsince */
@@ -523,9 +552,9 @@ enum store_error store_alias_add(struct store *store, const char *source,
 /* Change notifications                                                 */
 
 enum store_change_type {
-	STORE_CHANGE_NEW,      /* a message arrived (deliver/append/copy) */
-	STORE_CHANGE_FLAGS,    /* flags or keywords changed */
-	STORE_CHANGE_EXPUNGE,  /* a message was expunged */
+	STORE_CHANGE_NEW,	   /* a message arrived (deliver/append/copy) */
+	STORE_CHANGE_FLAGS,	   /* flags or keywords changed */
+	STORE_CHANGE_EXPUNGE,	   /* a message was expunged */
 	STORE_CHANGE_MAILBOX_GONE, /* the mailbox was deleted or renamed
 				      away (INBOX rename empties instead) */
 };
@@ -533,8 +562,8 @@ struct store_change {
 	enum store_change_type type;
 	uint32_t uid;
 	uint64_t modseq;
-	uint32_t flags;        /* NEW, FLAGS: the flags after the change */
-	const char *keywords;  /* NEW, FLAGS: after the change */
+	uint32_t flags;	      /* NEW, FLAGS: the flags after the change */
+	const char *keywords; /* NEW, FLAGS: after the change */
 };
 
 /* Called on the watcher's thread after the commit holding the changes,
@@ -557,8 +586,107 @@ struct store_watch *store_watch_create(struct store *store, int64_t mailbox_id,
 void store_watch_destroy(struct store_watch **watch);
 
 /* ------------------------------------------------------------------ */
-/* Later (schema room reserved): outbound queue (per-recipient state,
- * next attempt, attempts, last error, DSN ENVID/RET/NOTIFY/ORCPT), a
- * SEARCH index, QRESYNC vanished UIDs. */
+/* Outbound queue                                                        */
+
+/* Messages waiting for remote delivery, one state per recipient, with the
+ * DSN parameters of RFC 3461. The body is shared like a mailbox message's:
+ * a message for local and remote recipients is stored once. A queued
+ * message disappears (and drops its body reference) once none of its
+ * recipients is pending any more. */
+
+enum store_dsn_notify { /* RFC 3461 4.1; 0 = NOTIFY not given */
+			STORE_DSN_NOTIFY_NEVER = 1 << 0,
+			STORE_DSN_NOTIFY_SUCCESS = 1 << 1,
+			STORE_DSN_NOTIFY_FAILURE = 1 << 2,
+			STORE_DSN_NOTIFY_DELAY = 1 << 3,
+};
+enum store_dsn_ret { /* RFC 3461 4.3 */
+		     STORE_DSN_RET_DEFAULT = 0,
+		     STORE_DSN_RET_FULL,
+		     STORE_DSN_RET_HDRS,
+};
+enum store_queue_body { /* what the body needs from the next hop */
+			STORE_QUEUE_BODY_7BIT = 0,
+			STORE_QUEUE_BODY_8BITMIME,
+			STORE_QUEUE_BODY_BINARYMIME,
+};
+enum store_queue_state {
+	STORE_QUEUE_PENDING = 0, /* waiting for (another) attempt */
+	STORE_QUEUE_DELIVERED,	 /* final: accepted by the next hop */
+	STORE_QUEUE_FAILED,	 /* final: bounced */
+};
+
+struct store_queue_envelope {
+	const char *sender; /* reverse-path, "" for the null sender <> */
+	const char *envid;  /* ENVID (xtext decoded) or NULL */
+	enum store_dsn_ret ret;
+	enum store_queue_body body_type;
+	bool smtputf8;
+	int64_t account_id; /* submitting account, 0 = none (relayed) */
+};
+struct store_queue_rcpt {
+	const char *address; /* forward-path */
+	const char *orcpt;   /* ORCPT as received ("rfc822;a@b"), or NULL */
+	unsigned notify;     /* enum store_dsn_notify bits */
+};
+
+/* Queues a message for remote recipients. data as for store_txn_deliver;
+ * the first attempt is due at once. Result id: the queue id. */
+unsigned store_txn_enqueue(struct store_txn *txn, const void *data, size_t size,
+			   const struct store_queue_envelope *env,
+			   const struct store_queue_rcpt *rcpts,
+			   unsigned rcpt_count, enum store_deliver_flags flags);
+/* The same, sharing the body of an earlier deliver/append/enqueue
+ * operation of this transaction (that operation must succeed). */
+unsigned store_txn_enqueue_shared(struct store_txn *txn, unsigned body_op,
+				  const struct store_queue_envelope *env,
+				  const struct store_queue_rcpt *rcpts,
+				  unsigned rcpt_count);
+/* Records an attempt's outcome for one recipient: the state, when the next
+ * attempt is due (PENDING only) and the error text (NULL = none). Counts
+ * an attempt. NOT_FOUND if the recipient is gone. */
+unsigned store_txn_queue_update(struct store_txn *txn, int64_t rcpt_id,
+				enum store_queue_state state,
+				time_t next_attempt, const char *last_error);
+/* Drops a queued message with all its recipients (admin). */
+unsigned store_txn_queue_delete(struct store_txn *txn, int64_t queue_id);
+
+/* One recipient of a queued message, with the message's envelope. */
+struct store_queue_item {
+	int64_t queue_id, rcpt_id;
+	struct store_queue_envelope env;
+	struct store_queue_rcpt rcpt;
+	enum store_queue_state state;
+	unsigned attempts;
+	time_t created, next_attempt;
+	const char *last_error; /* "" when none */
+	int64_t body_id;	/* for store_body_open() */
+	uint64_t size;
+};
+/* Pending recipients due at or before now (now 0 = all pending), oldest
+ * due first, at most max (0 = no limit); recipients of one message are
+ * adjacent when they are due together. */
+int store_queue_due(struct store *store, time_t now, unsigned max,
+		    struct pool *pool, struct store_queue_item **items_r,
+		    unsigned *count_r, const char **error_r);
+/* When the next pending recipient is due: 1 and *when_r, 0 if the queue
+ * is empty. */
+int store_queue_next_due(struct store *store, time_t *when_r,
+			 const char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* QRESYNC and other processes                                           */
+
+/* UIDs expunged from a mailbox with a modseq above since (RFC 7162
+ * VANISHED), ascending, from pool. */
+int store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+			   uint64_t since_modseq, struct pool *pool,
+			   uint32_t **uids_r, unsigned *count_r,
+			   const char **error_r);
+
+/* Another process (the admin command) changed the mailbox: every watch
+ * on it gets the changes it has not seen yet (NEW for UIDs it has not
+ * seen, FLAGS, EXPUNGE), read back from the database. Any thread. */
+void store_mailbox_notify_external(struct store *store, int64_t mailbox_id);
 
 #endif

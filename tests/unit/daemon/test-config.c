@@ -103,7 +103,7 @@ static void test_good_file(void **state)
 		"handshake_timeout = 45\n"
 		"[smtp]\n"
 		"max_message_size = 25M\n"
-		"recipient_delimiter = +-\n"
+		"recipient_delimiter = -\n"
 		"vrfy = off\n"
 		"expn = on\n");
 	assert_string_equal(c->server.hostname, "mx.example.com");
@@ -132,7 +132,7 @@ static void test_good_file(void **state)
 	assert_int_equal(c->limits.smtp_idle_timeout, 600);
 	assert_int_equal(c->limits.handshake_timeout, 45);
 	assert_true(c->smtp.max_message_size == 25 * 1024 * 1024);
-	assert_string_equal(c->smtp.recipient_delimiter, "+-");
+	assert_string_equal(c->smtp.recipient_delimiter, "-");
 	assert_int_equal(c->smtp.vrfy, CONFIG_VERIFY_OFF);
 	assert_int_equal(c->smtp.expn, CONFIG_VERIFY_ON);
 	config_unref(&c);
@@ -190,12 +190,16 @@ static const struct bad_case bad_cases[] = {
 	{ "[smtp]\nvrfy = maybe\n",
 	  "t.conf:2: smtp.vrfy: expected off, ambiguous or on, got \"maybe\"\n" },
 	{ "[smtp]\nrecipient_delimiter = ab\n",
-	  "t.conf:2: smtp.recipient_delimiter: expected up to 8 punctuation characters such as + or -, got \"ab\"\n" },
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"ab\"\n" },
 	{ "[server]\njust some words\n", "t.conf:2: line: expected key = value\n" },
 	{ "[server]\nuser: x\n", "t.conf:2: line: expected key = value\n" },
 	{ "[server\nuser = x\n", "t.conf:1: line: expected ']' after section name\n" },
 	{ "[server] x\n", "t.conf:1: line: unexpected text after ']'\n" },
 	{ "[server]\n= x\n", "t.conf:2: line: missing key name before '='\n" },
+	{ "[smtp]\nrecipient_delimiter = +-\n",
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"+-\"\n" },
+	{ "[smtp]\nrecipient_delimiter = @\n",
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"@\"\n" },
 	{ "[server]\nuser = \x01x\n",
 	  "" /* control characters are fine in a user name here; checked by getpwnam */ },
 	/* Every problem is reported, not just the first. */
@@ -353,6 +357,41 @@ static void test_restart_changes(void **state)
 	buf_free(&keys);
 }
 
+static void test_format_roundtrip(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"[server]\nhostname = mx.example.com\nlog_level = warn\n"
+		"[listen]\nsmtp = 0.0.0.0:25, [::]:25\nimaps = *:993\n"
+		"[tls]\ncert = /c\nkey = /k\n[limits]\nsmtp_idle_timeout = 90\n"
+		"[smtp]\nmax_message_size = 1536K\nvrfy = on\nrecipient_delimiter =\n",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(texts); i++) {
+		struct config *a = load_ok(texts[i]);
+		struct buf out = BUF_INIT;
+		config_format(a, &out);
+		struct config *b = load_ok(buf_cstr(&out));
+		assert_true(config_equal(a, b));
+		if (i == 1) {
+			assert_non_null(strstr(buf_cstr(&out),
+				"[listen]\nsmtp = 0.0.0.0:25, [::]:25\n"));
+			assert_non_null(strstr(buf_cstr(&out),
+				"smtp_idle_timeout = 90s\n"));
+			assert_non_null(strstr(buf_cstr(&out),
+				"max_message_size = 1536K\n"));
+			assert_non_null(strstr(buf_cstr(&out), "submission =\n"));
+		}
+		config_unref(&a);
+		config_unref(&b);
+		buf_free(&out);
+	}
+	struct config *a = load_ok("[server]\nlog_level = warn\n");
+	struct config *b = load_ok("[server]\nlog_level = error\n");
+	assert_false(config_equal(a, b));
+	config_unref(&a);
+	config_unref(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_size_duration),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_restart_changes),
+		cmocka_unit_test(test_format_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+#include "imapd.h"
+#include "log.h"
+#include "conn.h"
+#include "store.h"
+#include "imap-args.h"
+
+/* The selected mailbox as one session sees it. Sequence numbers only
+ * change when this session is told (RFC 9051 section 7.5.1): changes from
+ * other sessions wait in pending until a point where they may be sent. */
+
+static void view_append(struct imapd_mailbox *mbox, uint32_t uid)
+{
+	if (mbox->count == mbox->cap) {
+		mbox->cap = mbox->cap == 0 ? 64 : mbox->cap * 2;
+		mbox->uids = i_realloc(mbox->uids, mbox->cap * sizeof(*mbox->uids));
+	}
+	mbox->uids[mbox->count++] = uid;
+}
+
+static void watch_callback(void *ctx, int64_t mailbox_id,
+			   const struct store_change *changes, unsigned count)
+{
+	struct imapd_client *client = ctx;
+	struct imapd_mailbox *mbox = client->mbox;
+
+	(void)mailbox_id;
+	if (mbox == NULL || conn_is_closed(client->conn))
+		return;
+	if (mbox->pending_count + count > IMAPD_MAX_PENDING_CHANGES) {
+		/* A session that never asks would hold every change made to
+		 * a busy mailbox: make it resynchronise instead. */
+		conn_write_str(client->conn,
+			       "* BYE Too many unreported changes, please reconnect\r\n");
+		conn_close_after_flush(client->conn, "too many changes");
+		return;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		if (mbox->pending_count == mbox->pending_cap) {
+			mbox->pending_cap = mbox->pending_cap == 0 ? 16 : mbox->pending_cap * 2;
+			mbox->pending = i_realloc(mbox->pending, mbox->pending_cap *
+							       sizeof(*mbox->pending));
+		}
+		struct imapd_change *c = &mbox->pending[mbox->pending_count++];
+		c->type = changes[i].type;
+		c->uid = changes[i].uid;
+		c->modseq = changes[i].modseq;
+		c->flags = changes[i].flags;
+		c->keywords = i_strdup(changes[i].keywords);
+	}
+	/* IDLE (RFC 2177): tell the client now. */
+	if (client->input == IMAPD_INPUT_IDLE)
+		imapd_mailbox_flush_changes(client, true);
+}
+
+int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
+		       const char *name, bool readonly, const char **error_r)
+{
+	struct imapd_mailbox *mbox = i_new(struct imapd_mailbox, 1);
+	struct completion_target target = imapd_client_target(client);
+	struct store_message_iter *iter;
+	struct store_message msg;
+	int ret;
+
+	mbox->id = mailbox_id;
+	mbox->name = i_strdup(name);
+	mbox->readonly = readonly;
+	client->mbox = mbox;
+	/* Watch first, then read: nothing committed in between is lost (a
+	 * NEW for a UID already in the view is ignored). */
+	mbox->watch = store_watch_create(client->svc->store, mailbox_id, &target,
+					 watch_callback, client);
+	iter = store_message_iter_init(client->svc->store, mailbox_id, 1, 0, 0);
+	while ((ret = store_message_iter_next(iter, &msg)) > 0)
+		view_append(mbox, msg.uid);
+	if (store_message_iter_deinit(&iter, error_r) < 0 || ret < 0) {
+		imapd_mailbox_close(client);
+		return -1;
+	}
+	return 1;
+}
+
+void imapd_mailbox_close(struct imapd_client *client)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+
+	if (mbox == NULL)
+		return;
+	store_watch_destroy(&mbox->watch);
+	for (size_t i = 0; i < mbox->pending_count; i++)
+		i_free(mbox->pending[i].keywords);
+	i_free(mbox->pending);
+	i_free(mbox->uids);
+	i_free(mbox->name);
+	free(mbox);
+	client->mbox = NULL;
+	imap_seqset_clear(&client->saved);
+}
+
+void imapd_mailbox_add_own_modseq(struct imapd_mailbox *mbox, uint64_t modseq)
+{
+	mbox->own_modseqs[mbox->own_pos++ % IMAPD_OWN_MODSEQS] = modseq;
+}
+
+static bool is_own_modseq(const struct imapd_mailbox *mbox, uint64_t modseq)
+{
+	for (unsigned i = 0; i < IMAPD_OWN_MODSEQS; i++) {
+		if (mbox->own_modseqs[i] == modseq && modseq != 0)
+			return true;
+	}
+	return false;
+}
+
+bool imapd_mailbox_is_recent(struct imapd_client *client, uint32_t uid)
+{
+	return client->mbox != NULL && !client->rev2 &&
+	       client->mbox->recent_first_uid != 0 &&
+	       uid >= client->mbox->recent_first_uid;
+}
+
+void imapd_append_flags(struct imapd_client *client, struct buf *b,
+			uint32_t uid, uint32_t flags, const char *keywords)
+{
+	unsigned system = flags & IMAP_FLAGS_SYSTEM_STORABLE;
+	if (imapd_mailbox_is_recent(client, uid))
+		system |= IMAP_FLAG_RECENT;
+	imap_flags_write(b, system, NULL, 0);
+	if (keywords != NULL && keywords[0] != '\0') {
+		/* Insert the keywords before the closing parenthesis. */
+		b->len--;
+		if (b->data[b->len - 1] != '(')
+			buf_append_byte(b, ' ');
+		buf_append_str(b, keywords);
+		buf_append_byte(b, ')');
+	}
+}
+
+void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	uint32_t seq = imap_seq_of_uid(mbox->uids, mbox->count, uid);
+
+	if (seq == 0)
+		return;
+	memmove(mbox->uids + seq - 1, mbox->uids + seq,
+		(mbox->count - seq) * sizeof(*mbox->uids));
+	mbox->count--;
+	imapd_printf(client, "* %u EXPUNGE\r\n", seq);
+}
+
+static uint32_t recent_count(struct imapd_client *client)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	uint32_t n = 0;
+	if (mbox->recent_first_uid == 0)
+		return 0;
+	for (uint32_t i = mbox->count; i > 0; i--) {
+		if (mbox->uids[i - 1] < mbox->recent_first_uid)
+			break;
+		n++;
+	}
+	return n;
+}
+
+void imapd_mailbox_flush_changes(struct imapd_client *client,
+				 bool allow_expunge)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct buf b = BUF_INIT;
+	size_t kept = 0;
+	bool exists = false;
+
+	if (mbox == NULL || mbox->pending_count == 0)
+		return;
+	for (size_t i = 0; i < mbox->pending_count; i++) {
+		struct imapd_change *c = &mbox->pending[i];
+		bool keep = false;
+
+		if (c->type != STORE_CHANGE_NEW && exists) {
+			buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+			if (!client->rev2)
+				buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+			exists = false;
+		}
+		switch ((enum store_change_type)c->type) {
+		case STORE_CHANGE_NEW:
+			if (mbox->count == 0 || c->uid > mbox->uids[mbox->count - 1]) {
+				view_append(mbox, c->uid);
+				exists = true;
+			}
+			break;
+		case STORE_CHANGE_EXPUNGE:
+			if (!allow_expunge) {
+				keep = true;
+				break;
+			}
+			imapd_write_buf(client, &b);
+			imapd_mailbox_expunged(client, c->uid);
+			break;
+		case STORE_CHANGE_FLAGS: {
+			uint32_t seq;
+			if (is_own_modseq(mbox, c->modseq))
+				break;
+			seq = imap_seq_of_uid(mbox->uids, mbox->count, c->uid);
+			if (seq == 0)
+				break;
+			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
+			imapd_append_flags(client, &b, c->uid, c->flags, c->keywords);
+			buf_append_str(&b, ")\r\n");
+			break;
+		}
+		case STORE_CHANGE_MAILBOX_GONE:
+			if (!mbox->gone) {
+				mbox->gone = true;
+				buf_append_str(&b, "* BYE Selected mailbox was deleted\r\n");
+				conn_close_after_flush(client->conn, "mailbox gone");
+			}
+			break;
+		}
+		if (keep) {
+			mbox->pending[kept++] = *c;
+		} else {
+			i_free(c->keywords);
+		}
+	}
+	if (exists) {
+		buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+		if (!client->rev2)
+			buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+	}
+	mbox->pending_count = kept;
+	if (b.len > 0)
+		imapd_write_buf(client, &b);
+	buf_free(&b);
+}
+
+void imapd_mailbox_sync_new(struct imapd_client *client)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message msg;
+	const char *error;
+	uint32_t old = mbox->count;
+	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
+
+	/* UIDs ascend in commit order and a read sees every batch up to the
+	 * one just completed, so nothing below the new last UID can still
+	 * be on its way. */
+	iter = store_message_iter_init(client->svc->store, mbox->id, last + 1,
+				       0, 0);
+	while (store_message_iter_next(iter, &msg) > 0)
+		view_append(mbox, msg.uid);
+	(void)store_message_iter_deinit(&iter, &error);
+	if (mbox->count != old) {
+		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
+		if (!client->rev2)
+			imapd_printf(client, "* %u RECENT\r\n", recent_count(client));
+	}
+}
+
+int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
+			      bool uid, struct imap_seqset *seqs_r,
+			      struct imap_seqset *uids_r, const char **error_r)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct imap_seqset set = IMAP_SEQSET_INIT;
+
+	if (imap_seqset_parse(str, &set, 0, error_r) < 0) {
+		imap_seqset_free(&set);
+		return -1;
+	}
+	if (set.saved) {
+		/* "$": the saved result (UIDs), RFC 5182. */
+		imap_seqset_uids_to_seqs(&client->saved, mbox->uids, mbox->count,
+					 seqs_r);
+	} else if (uid) {
+		imap_seqset_resolve(&set, mbox->count == 0 ? 0
+					  : mbox->uids[mbox->count - 1]);
+		imap_seqset_uids_to_seqs(&set, mbox->uids, mbox->count, seqs_r);
+	} else {
+		if (mbox->count == 0 && imap_seqset_has_star(&set)) {
+			imap_seqset_free(&set);
+			*error_r = "No messages";
+			return -1;
+		}
+		imap_seqset_resolve(&set, mbox->count);
+		if (imap_seqset_max(&set) > mbox->count) {
+			imap_seqset_free(&set);
+			*error_r = "Invalid message sequence number";
+			return -1;
+		}
+		imap_seqset_clear(seqs_r);
+		for (size_t i = 0; i < set.count; i++)
+			imap_seqset_add_range(seqs_r, set.ranges[i].lo,
+					      set.ranges[i].hi);
+	}
+	imap_seqset_free(&set);
+	if (uids_r != NULL &&
+	    imap_seqset_seqs_to_uids(seqs_r, mbox->uids, mbox->count, uids_r) < 0) {
+		*error_r = "Invalid message sequence number";
+		return -1;
+	}
+	return 1;
+}

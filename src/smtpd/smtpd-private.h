@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_SMTPD_PRIVATE_H
+#define POSTHORN_SMTPD_PRIVATE_H
+
+#include "lib.h"
+#include "buf.h"
+#include "pool.h"
+#include "log.h"
+#include "smtp-command.h"
+#include "smtp-data.h"
+#include "smtpd.h"
+
+#include <pthread.h>
+
+struct conn;
+struct config;
+struct store;
+
+/* Where a session is in the dialogue (RFC 5321 section 4.1.4). */
+enum smtpd_state {
+	SMTPD_STATE_INIT,   /* greeted, no HELO/EHLO yet */
+	SMTPD_STATE_READY,  /* HELO/EHLO done, no transaction */
+	SMTPD_STATE_MAIL,   /* MAIL accepted, no recipient yet */
+	SMTPD_STATE_RCPT,   /* at least one recipient accepted */
+	SMTPD_STATE_DATA,   /* reading DATA content lines */
+	SMTPD_STATE_BDAT,   /* between BDAT chunks */
+	SMTPD_STATE_CHUNK,  /* reading a BDAT chunk (raw mode) */
+	SMTPD_STATE_COMMIT, /* waiting for the store; input paused */
+	SMTPD_STATE_TLS,    /* STARTTLS handshake; input paused */
+	SMTPD_STATE_QUIT,   /* closing */
+};
+#define SMTPD_STATE_BIT(s) (1u << (s))
+
+/* Per service (listener role): shared by every connection on every loop. */
+struct smtpd_server {
+	const char *name;
+	struct store *store;
+	pthread_mutex_t config_lock;
+	struct config *config; /* current; sessions take a reference */
+};
+
+struct smtpd_rcpt {
+	const char *address;    /* as given in RCPT, re-serialised */
+	unsigned notify;        /* enum smtp_dsn_notify */
+	const char *orcpt_raw;  /* NULL when absent */
+};
+
+/* One connection. */
+struct smtpd_session {
+	struct conn *conn;
+	struct smtpd_server *server;
+	struct config *config;  /* this session's view, referenced */
+	const char *sid;
+	enum smtpd_state state;
+	struct pool *pool;      /* connection lifetime */
+	struct pool *cmd_pool;  /* cleared after each command */
+	const char *helo;       /* NULL before HELO/EHLO */
+	bool helo_valid;
+	bool ehlo;
+	unsigned error_count;
+	enum smtp_caps caps;
+
+	/* The transaction (MAIL to end of data). */
+	struct pool *txn_pool;
+	struct smtp_mail_args mail;
+	struct smtpd_rcpt *rcpts;
+	unsigned rcpt_count, rcpt_alloc;
+	int64_t *account_ids;   /* distinct local accounts */
+	unsigned account_count, account_alloc;
+	const char **remote;    /* remote alias targets */
+	unsigned remote_count, remote_alloc;
+	char queue_id[LOG_SID_SIZE];
+	struct smtp_data_decoder *decoder;
+	struct buf msg;         /* added headers + content */
+	size_t header_len;      /* bytes of msg that we added */
+	bool line_too_long;     /* an over-long DATA line was dropped */
+	/* BDAT: the chunk being read is the LAST one; the transaction has
+	 * already failed (every later chunk is read and refused). */
+	bool bdat_last;
+	bool bdat_failed;
+	struct smtp_error bdat_error;
+	enum smtpd_state bdat_prev_state; /* for a refused BDAT outside one */
+	uint64_t bdat_total;
+};
+
+/* A command: its handler and the states it may run in. out_of_order is the
+ * 503 text for the others. */
+struct smtpd_command {
+	enum smtp_verb verb;
+	void (*handler)(struct smtpd_session *session, const char *args);
+	unsigned states;
+	const char *out_of_order;
+};
+
+/* Replies. */
+void smtpd_reply(struct smtpd_session *session, unsigned code,
+		 const char *enhanced, const char *fmt, ...) ATTR_FORMAT(4, 5);
+void smtpd_reply_error(struct smtpd_session *session,
+		       const struct smtp_error *error);
+/* Counts a client error; closes the session after too many. */
+void smtpd_client_error(struct smtpd_session *session);
+
+/* Transactions. */
+void smtpd_transaction_reset(struct smtpd_session *session);
+/* After a successful or failed end of data: back to READY. */
+void smtpd_transaction_end(struct smtpd_session *session);
+
+/* Command handlers (smtpd-cmd-*.c). */
+void smtpd_cmd_helo(struct smtpd_session *session, const char *args);
+void smtpd_cmd_ehlo(struct smtpd_session *session, const char *args);
+void smtpd_cmd_mail(struct smtpd_session *session, const char *args);
+void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args);
+void smtpd_cmd_rset(struct smtpd_session *session, const char *args);
+void smtpd_cmd_data(struct smtpd_session *session, const char *args);
+void smtpd_cmd_bdat(struct smtpd_session *session, const char *args);
+void smtpd_cmd_noop(struct smtpd_session *session, const char *args);
+void smtpd_cmd_quit(struct smtpd_session *session, const char *args);
+void smtpd_cmd_help(struct smtpd_session *session, const char *args);
+void smtpd_cmd_vrfy(struct smtpd_session *session, const char *args);
+void smtpd_cmd_expn(struct smtpd_session *session, const char *args);
+void smtpd_cmd_starttls(struct smtpd_session *session, const char *args);
+
+/* DATA content and BDAT chunks (smtpd-cmd-data.c). */
+void smtpd_data_line(struct smtpd_session *session, const uint8_t *line,
+		     size_t len, bool crlf);
+void smtpd_data_line_too_long(struct smtpd_session *session);
+void smtpd_bdat_raw(struct smtpd_session *session, const uint8_t *data,
+		    size_t len);
+
+/* Delivery (smtpd-deliver.c): writes Return-Path and Received into
+ * session->msg before the content arrives, and commits the finished
+ * message, answering after the commit. */
+void smtpd_deliver_begin(struct smtpd_session *session);
+void smtpd_deliver_commit(struct smtpd_session *session);
+
+#endif
