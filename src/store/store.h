@@ -107,7 +107,8 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	       const char **error_r);
 /* Finishes every submitted transaction (their callbacks are still
  * posted), stops the writer, closes everything and sets *store to NULL.
- * Every watch must have been destroyed first. Blocking. NULL is allowed. */
+ * Every watch, message iterator and open body must have been released
+ * first. Blocking. NULL is allowed. */
 void store_close(struct store **store);
 
 /* Writer statistics since open, for metrics and the benchmark. */
