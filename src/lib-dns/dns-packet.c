@@ -141,8 +141,9 @@ static int parse_rdata(const uint8_t *pkt, size_t len, size_t start,
 		rr->u.tlsa.usage = rd[0];
 		rr->u.tlsa.selector = rd[1];
 		rr->u.tlsa.mtype = rd[2];
-		rr->txt_or_data = i_memdup(rd + 3, rdlen - 3 + 1);
 		rr->txt_len = rdlen - 3;
+		rr->txt_or_data = i_malloc(rr->txt_len + 1);
+		memcpy(rr->txt_or_data, rd + 3, rr->txt_len);
 		rr->u.tlsa.data = rr->txt_or_data;
 		rr->u.tlsa.len = rr->txt_len;
 		return 0;

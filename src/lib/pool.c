@@ -41,6 +41,9 @@ void pool_destroy(struct pool **pool)
 	struct pool *p = *pool;
 	if (p == NULL)
 		return;
+	/* Cleared first: the pointer may live inside the pool itself (an
+	 * object allocated from its own pool). */
+	*pool = NULL;
 	struct pool_block *b = p->blocks;
 	while (b != NULL) {
 		struct pool_block *next = b->next;
@@ -49,7 +52,6 @@ void pool_destroy(struct pool **pool)
 	}
 	free(p->name);
 	free(p);
-	*pool = NULL;
 }
 
 void pool_clear(struct pool *pool)

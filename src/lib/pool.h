@@ -13,7 +13,8 @@
 struct pool;
 
 struct pool *pool_create(const char *name, size_t initial_size);
-/* Frees everything and sets *pool to NULL. NULL is allowed. */
+/* Sets *pool to NULL, then frees everything (so *pool may itself live in
+ * the pool). NULL is allowed. */
 void pool_destroy(struct pool **pool);
 /* Frees every allocation but keeps the first block for reuse. */
 void pool_clear(struct pool *pool);
