@@ -2,8 +2,8 @@
 #ifndef POSTHORN_STORE_H
 #define POSTHORN_STORE_H
 
-/* The mail store: accounts, domains, aliases, mailboxes, messages (and later
- * the outbound queue). Every protocol reaches mail only through this API;
+/* The mail store: accounts, domains, aliases, mailboxes, messages and the
+ * outbound queue. Every protocol reaches mail only through this API;
  * nothing above it may assume SQLite (the SQLite backend is one
  * implementation of a table of function pointers; see store-private.h).
  *
@@ -430,7 +430,9 @@ unsigned store_txn_mailbox_claim_recent(struct store_txn *txn,
 
 /* Delivery of one message to local recipients (SMTP). data is the whole
  * message with CRLF line ends as received (dot-unstuffed); with
- * STORE_DELIVER_CONVERT_LF bare LFs become CRLF first. The body is stored
+ * STORE_DELIVER_CONVERT_LF bare LFs become CRLF first. The message is
+ * copied and parsed (ENVELOPE, BODYSTRUCTURE, SEARCH headers) here, on the
+ * calling thread: linear in its size, no I/O. The body is stored
  * once, referenced by every recipient. Each recipient's outcome is
  * separate: an over-quota recipient gets STORE_ERR_OVER_QUOTA in its slot
  * while the others receive the message; the operation itself fails only
