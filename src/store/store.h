@@ -522,7 +522,8 @@ struct store_op_result {
 typedef void store_txn_callback_t(struct store_txn *txn, void *ctx);
 
 /* Submits txn to the writer; never blocks on I/O. callback runs later on
- * target's thread. The caller must not touch txn until the callback. */
+ * target's thread. The caller must not touch txn until the callback. Once
+ * store_close() has begun, the callback reports STORE_ERR_TEMP. */
 void store_txn_commit(struct store_txn *txn,
 		      const struct completion_target *target,
 		      store_txn_callback_t *callback, void *ctx);
