@@ -16,7 +16,7 @@ struct smtpd_delivery {
 	struct completion_target target;
 	char queue_id[LOG_SID_SIZE];
 	uint64_t size;
-	unsigned account_count;
+	unsigned account_count, remote_count;
 	int64_t start_us;
 };
 
@@ -59,6 +59,7 @@ void smtpd_deliver_begin(struct smtpd_session *session)
 	buf_append_str(msg, "Return-Path: <");
 	smtp_address_write(msg, &session->mail.path);
 	buf_append_str(msg, ">\r\n");
+	session->return_path_len = msg->len;
 
 	buf_append_str(msg, "Received: from ");
 	if (session->helo_valid) {
@@ -111,8 +112,7 @@ static void delivery_reply(struct smtpd_session *session,
 		}
 		if (failed > 0) {
 			/* Quota was checked at RCPT time; a recipient that
-			 * filled up meanwhile is lost to this message, and
-			 * there is no bounce without the outbound queue. */
+			 * filled up meanwhile is lost to this message. */
 			log_warn(session->sid, "smtp_deliver_partial",
 				 "queue_id=%s failed_accounts=%u",
 				 d->queue_id, failed);
@@ -122,13 +122,15 @@ static void delivery_reply(struct smtpd_session *session,
 		 * messages a second. */
 		log_info(session->sid, "smtp_delivered",
 			 "queue_id=%s from=%s rcpts=%u size=%llu accounts=%u "
-			 "commit_us=%lld", d->queue_id,
+			 "queued_remote=%u commit_us=%lld", d->queue_id,
 			 log_quote(from, sizeof(from),
 				   smtp_address_to_string(session->txn_pool,
 							  &session->mail.path)),
 			 session->rcpt_count, (unsigned long long)d->size,
-			 d->account_count - failed,
+			 d->account_count - failed, d->remote_count,
 			 (long long)(time_real_us() - d->start_us));
+		if (d->remote_count > 0)
+			smtpd_queue_kick();
 		smtpd_reply(session, 250, "2.0.0", "Ok: queued as %s",
 			    d->queue_id);
 		return;
@@ -169,9 +171,58 @@ static void delivery_done(struct store_txn *txn, void *ctx)
 	i_free(d);
 }
 
+static unsigned notify_to_store(unsigned notify)
+{
+	unsigned r = 0;
+
+	if ((notify & SMTP_DSN_NOTIFY_NEVER) != 0)
+		r |= STORE_DSN_NOTIFY_NEVER;
+	if ((notify & SMTP_DSN_NOTIFY_SUCCESS) != 0)
+		r |= STORE_DSN_NOTIFY_SUCCESS;
+	if ((notify & SMTP_DSN_NOTIFY_FAILURE) != 0)
+		r |= STORE_DSN_NOTIFY_FAILURE;
+	if ((notify & SMTP_DSN_NOTIFY_DELAY) != 0)
+		r |= STORE_DSN_NOTIFY_DELAY;
+	return r;
+}
+
+/* Remote alias targets go to the outbound queue in the same transaction
+ * as the local copies; the envelope keeps the DSN parameters (RFC 3461)
+ * for the queue's notifications. The queued copy has our Received field
+ * but no Return-Path: that belongs to final delivery only (RFC 5321
+ * section 4.4), so it cannot share the local copies' body. */
+static void add_enqueue(struct smtpd_session *session, struct store_txn *txn,
+			enum store_deliver_flags flags)
+{
+	struct store_queue_envelope env = {0};
+	struct store_queue_rcpt *rcpts;
+
+	env.sender = smtp_address_to_string(session->txn_pool,
+					    &session->mail.path);
+	env.envid = session->mail.envid;
+	env.ret = session->mail.ret == SMTP_DSN_RET_FULL ? STORE_DSN_RET_FULL :
+		session->mail.ret == SMTP_DSN_RET_HDRS ? STORE_DSN_RET_HDRS :
+		STORE_DSN_RET_DEFAULT;
+	env.body_type = session->mail.body == SMTP_BODY_8BITMIME ||
+		smtp_data_decoder_has_8bit(session->decoder) ?
+		STORE_QUEUE_BODY_8BITMIME : STORE_QUEUE_BODY_7BIT;
+	env.smtputf8 = session->mail.smtputf8;
+	rcpts = p_new(session->txn_pool, struct store_queue_rcpt,
+		      session->remote_count);
+	for (unsigned i = 0; i < session->remote_count; i++) {
+		rcpts[i].address = session->remote[i].address;
+		rcpts[i].orcpt = session->remote[i].orcpt;
+		rcpts[i].notify = notify_to_store(session->remote[i].notify);
+	}
+	(void)store_txn_enqueue(txn, session->msg.data + session->return_path_len,
+				session->msg.len - session->return_path_len,
+				&env, rcpts, session->remote_count, flags);
+}
+
 /* One stored copy for every local account (the store shares the body),
- * committed in the store's next group commit; the reply waits for it and
- * input is paused meanwhile, so pipelined commands stay behind it. */
+ * committed in the store's next group commit; the
+ * reply waits for it and input is paused meanwhile, so pipelined commands
+ * stay behind it. */
 void smtpd_deliver_commit(struct smtpd_session *session)
 {
 	struct store_delivery_rcpt *rcpts;
@@ -179,27 +230,9 @@ void smtpd_deliver_commit(struct smtpd_session *session)
 	struct store_txn *txn;
 	enum store_deliver_flags flags = 0;
 
-	i_assert(session->account_count > 0);
-	if (session->remote_count > 0) {
-		log_warn(session->sid, "smtp_remote_targets_dropped",
-			 "queue_id=%s count=%u reason=no_outbound_queue",
-			 session->queue_id, session->remote_count);
-	}
-	if (session->mail.envid != NULL || session->mail.ret != 0) {
-		/* No place in the store for the envelope yet: keep a trace
-		 * in the log so DSN requests are not silently lost. */
-		log_info(session->sid, "smtp_dsn", "queue_id=%s ret=%d envid=%s",
-			 session->queue_id, session->mail.ret,
-			 session->mail.envid_raw != NULL ?
-			 session->mail.envid_raw : "");
-	}
-	rcpts = p_new(session->txn_pool, struct store_delivery_rcpt,
-		      session->account_count);
-	for (unsigned i = 0; i < session->account_count; i++)
-		rcpts[i].account_id = session->account_ids[i];
+	i_assert(session->account_count > 0 || session->remote_count > 0);
 	/* BDAT content may have bare LFs (DATA refuses them). */
-	if (smtp_data_decoder_error(session->decoder) == SMTP_DATA_ERROR_NONE &&
-	    session->state != SMTPD_STATE_DATA)
+	if (session->state != SMTPD_STATE_DATA)
 		flags |= STORE_DELIVER_CONVERT_LF;
 
 	d = i_new(struct smtpd_delivery, 1);
@@ -208,12 +241,21 @@ void smtpd_deliver_commit(struct smtpd_session *session)
 	memcpy(d->queue_id, session->queue_id, sizeof(d->queue_id));
 	d->size = session->msg.len;
 	d->account_count = session->account_count;
+	d->remote_count = session->remote_count;
 	d->start_us = time_real_us();
 
 	txn = store_txn_create(session->server->store);
-	(void)store_txn_deliver(txn, session->msg.data, session->msg.len,
-				time(NULL), rcpts, session->account_count,
-				flags);
+	if (session->account_count > 0) {
+		rcpts = p_new(session->txn_pool, struct store_delivery_rcpt,
+			      session->account_count);
+		for (unsigned i = 0; i < session->account_count; i++)
+			rcpts[i].account_id = session->account_ids[i];
+		(void)store_txn_deliver(txn, session->msg.data,
+					session->msg.len, time(NULL), rcpts,
+					session->account_count, flags);
+	}
+	if (session->remote_count > 0)
+		add_enqueue(session, txn, flags);
 	/* The store copied the message. */
 	buf_free(&session->msg);
 	conn_ref(session->conn);
