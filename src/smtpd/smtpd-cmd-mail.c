@@ -92,7 +92,7 @@ static void add_remote(struct smtpd_session *session, const char *address,
 }
 
 static void add_rcpt(struct smtpd_session *session, const char *address,
-		     const struct smtp_rcpt_args *rcpt)
+		     const struct smtp_rcpt_args *rcpt, bool local)
 {
 	struct smtpd_rcpt *r;
 
@@ -110,7 +110,10 @@ static void add_rcpt(struct smtpd_session *session, const char *address,
 	r = &session->rcpts[session->rcpt_count++];
 	r->address = address;
 	r->notify = rcpt->notify;
-	r->orcpt_raw = rcpt->orcpt_raw;
+	r->orcpt = rcpt->orcpt_type == NULL ? NULL :
+		pool_printf(session->txn_pool, "%s;%s", rcpt->orcpt_type,
+			    rcpt->orcpt_addr);
+	r->local = local;
 }
 
 /* Quota check at RCPT time, so that an over-quota recipient is refused
@@ -227,8 +230,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 		add_account(session, res.account_ids[i]);
 	for (unsigned i = 0; i < res.remote_count; i++)
 		add_remote(session, res.remote[i], address, &rcpt);
-	rcpt.orcpt_raw = pool_strdup(session->txn_pool, rcpt.orcpt_raw);
-	add_rcpt(session, address, &rcpt);
+	add_rcpt(session, address, &rcpt, res.account_count > 0);
 	session->state = SMTPD_STATE_RCPT;
 	log_debug(session->sid, "smtp_rcpt",
 		  "queue_id=%s to=%s accounts=%u remote=%u", session->queue_id,

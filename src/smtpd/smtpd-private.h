@@ -42,7 +42,8 @@ struct smtpd_server {
 struct smtpd_rcpt {
 	const char *address;    /* as given in RCPT, re-serialised */
 	unsigned notify;        /* enum smtp_dsn_notify */
-	const char *orcpt_raw;  /* NULL when absent */
+	const char *orcpt;      /* "type;decoded address", NULL when absent */
+	bool local;             /* resolved to at least one local account */
 };
 
 /* A remote address an accepted recipient expanded to (an alias target),
@@ -83,6 +84,7 @@ struct smtpd_session {
 	size_t header_len;      /* bytes of msg that we added */
 	size_t return_path_len; /* the Return-Path line, first in msg */
 	bool line_too_long;     /* an over-long DATA line was dropped */
+	bool dsn_queued;        /* a success DSN went to the outbound queue */
 	/* BDAT: the chunk being read is the LAST one; the transaction has
 	 * already failed (every later chunk is read and refused). */
 	bool bdat_last;

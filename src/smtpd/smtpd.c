@@ -109,6 +109,7 @@ void smtpd_transaction_reset(struct smtpd_session *session)
 	session->header_len = 0;
 	session->return_path_len = 0;
 	session->line_too_long = false;
+	session->dsn_queued = false;
 	session->bdat_last = false;
 	session->bdat_failed = false;
 	session->bdat_total = 0;

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -451,7 +452,13 @@ def test_remote_alias_target_queued(posthorn_factory, tmp_path):
     c.close()
     [msg] = stored(mx, "alice@example.org")
     assert split_added(msg)[2] == b"Subject: forward\r\n\r\nx\r\n"
-    q = sorted(queued(mx), key=lambda r: r["address"])
+    items = queued(mx)
+    # fwd@ asked for NOTIFY=SUCCESS and has a local target: a "delivered"
+    # DSN for the (remote) sender is queued from <>.
+    [dsn] = [r for r in items if r["from"] == ""]
+    assert dsn["address"] == "s@sender.example" and dsn["notify"] == "1"
+    q = sorted((r for r in items if r["from"] != ""),
+               key=lambda r: r["address"])
     assert [r["address"] for r in q] == ["carol@remote.example",
                                          "dave@remote.example"]
     assert q[0]["notify"] == "6" and q[0]["orcpt"] == "rfc822;fwd@example.org"
@@ -489,3 +496,30 @@ def test_remote_alias_target_forwarded(posthorn_factory, tmp_path):
         assert stored(mx, "alice@example.org") == []
     finally:
         fake.close()
+
+
+def test_success_dsn_local_sender(mx):
+    """RFC 3461: NOTIFY=SUCCESS gets a "delivered" DSN; a local sender finds
+    it in its INBOX, from the null sender, after the message is stored."""
+    c = greet(mx.ports["smtp"])
+    assert c.cmd("MAIL FROM:<bob@example.org> ENVID=env1")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.org> NOTIFY=SUCCESS "
+                 "ORCPT=rfc822;alice@example.org")[0] == 250
+    assert c.cmd("RCPT TO:<info@example.org>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: please confirm\r\n\r\nx\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    assert len(stored(mx, "alice@example.org")) == 1
+    deadline = time.monotonic() + 10
+    while not stored(mx, "bob@example.org") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [dsn] = stored(mx, "bob@example.org")
+    assert dsn.startswith(b"Return-Path: <>\r\n")
+    assert b"Action: delivered\r\n" in dsn
+    assert b"Final-Recipient: rfc822; alice@example.org\r\n" in dsn or \
+        b"Final-Recipient: rfc822;alice@example.org\r\n" in dsn
+    assert b"Original-Envelope-Id: env1" in dsn
+    assert b"Subject: please confirm" in dsn
+    # Only the recipient that asked: one Action line.
+    assert dsn.count(b"Action: ") == 1
