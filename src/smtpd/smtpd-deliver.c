@@ -272,6 +272,7 @@ static void add_success_dsn(struct smtpd_session *session,
 	struct buf out = BUF_INIT;
 	const char *sender, *error;
 	unsigned count = 0;
+	bool local_domain;
 	int ret;
 
 	if (smtp_address_is_null(&session->mail.path))
@@ -310,10 +311,17 @@ static void add_success_dsn(struct smtpd_session *session,
 	ret = session->mail.path.domain == NULL ? 0 :
 		store_domain_exists(session->server->store,
 				    session->mail.path.domain, &error);
+	local_domain = ret > 0;
 	if (ret > 0)
 		ret = store_resolve(session->server->store, sender,
 				    session->txn_pool, &res, &error);
-	if (ret < 0) {
+	if (ret == 0 && local_domain) {
+		/* A sender in our own domain that does not exist: nowhere to
+		 * put the notice (and it must not bounce). */
+		log_info(session->sid, "smtp_dsn_dropped",
+			 "queue_id=%s reason=unknown_local_sender",
+			 session->queue_id);
+	} else if (ret < 0) {
 		log_warn(session->sid, "smtp_dsn_failed",
 			 "queue_id=%s error=%s", session->queue_id, error);
 	} else if (ret > 0 && res.account_count > 0) {
