@@ -266,6 +266,16 @@ void imapd_txn_commit(struct imapd_client *client, struct store_txn *txn,
 void imapd_txn_reply(struct imapd_client *client, struct store_txn *txn,
 		     const char *ok_text);
 
+/* --- imapd-decode.c --- */
+struct mime_part;
+/* Decodes base64 / quoted-printable (RFC 2045 sections 6.7, 6.8); 7bit,
+ * 8bit, binary and none are copied. Returns -1 for an unknown encoding. */
+int imapd_cte_decode(const char *cte, const uint8_t *in, size_t len,
+		     struct buf *out);
+/* The part's Content-Transfer-Encoding token (NULL when absent), in tmp. */
+const char *imapd_part_cte(const struct mime_part *part, char *tmp,
+			   size_t size);
+
 /* Maps a store error to an IMAP response code + text ("[NONEXISTENT] ..."). */
 const char *imapd_store_error_text(int store_error, const char *text);
 

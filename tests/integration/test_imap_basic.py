@@ -232,7 +232,22 @@ def test_append_fetch_store_search(imap):
     ok(c.append("INBOX", None, None, b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nx\r\n"))
     c.literal = "Grüße".encode("utf-8")
     assert ok(c.search("UTF-8", "SUBJECT")) == [b"3"]
-    ok(c.store("3", "+FLAGS.SILENT", r"(\Deleted)"))
+    # Bodies are matched decoded: quoted-printable and base64 text.
+    ok(c.append("INBOX", None, None,
+                b"Subject: qp\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                b"Sch=F6ne Gr=FC=DFe und ein sehr langes Wort am Ende der Zei=\r\nle\r\n"))
+    ok(c.append("INBOX", None, None,
+                b"Subject: b64\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: text/html; charset=utf-8\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n"
+                b"PGI+c2VjcmV0IHdvcmQ8L2I+\r\n"))
+    assert ok(c.search(None, "BODY", "Zeile")) == [b"4"]
+    c.literal = "Schöne".encode("utf-8")
+    assert ok(c.search("UTF-8", "BODY")) == [b"4"]
+    assert ok(c.search(None, "TEXT", '"secret word"')) == [b"5"]
+    ok(c.store("3:5", "+FLAGS.SILENT", r"(\Deleted)"))
     ok(c.expunge())
     assert ok(c.search(None, "2:*")) == [b"2"]
     assert ok(c.uid("SEARCH", "UID", "2")) == [b"2"]
