@@ -26,6 +26,8 @@ struct fetch_ctx {
 	bool add_uid;
 	bool set_seen;
 	bool metadata_only;
+	/* CHANGEDSINCE without an explicit MODSEQ item (RFC 7162 3.1.4.1). */
+	bool add_modseq;
 	struct imap_seqset seen_uids;
 	struct pool *msg_pool;
 };
@@ -404,6 +406,10 @@ static bool fetch_write(struct imapd_client *client, struct fetch_ctx *ctx,
 		}
 		}
 	}
+	if (ctx->add_modseq) {
+		SEP();
+		buf_printf(b, "MODSEQ (%llu)", (unsigned long long)info.msg.modseq);
+	}
 	if (ctx->set_seen && !flags_sent && flags != info.msg.flags) {
 		SEP();
 		buf_append_str(b, "FLAGS ");
@@ -584,5 +590,11 @@ void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 	ctx->add_uid = cmd->uid;
 	ctx->set_seen = ctx->items.sets_seen && !client->mbox->readonly;
 	ctx->metadata_only = items_metadata_only(&ctx->items);
+	bool has_modseq = false;
+	for (size_t i = 0; i < ctx->items.count; i++)
+		has_modseq |= ctx->items.items[i].type == IMAP_FETCH_MODSEQ;
+	if (has_modseq || ctx->items.changedsince > 0)
+		client->condstore = true;
+	ctx->add_modseq = ctx->items.changedsince > 0 && !has_modseq;
 	fetch_continue(client);
 }

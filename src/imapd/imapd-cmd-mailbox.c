@@ -46,6 +46,16 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 				"Missing mailbox" : error);
 		return;
 	}
+	/* select-params (RFC 4466): only (CONDSTORE), RFC 7162 3.1.8. */
+	if (cmd->args_count > 1) {
+		const struct imap_arg *p = &cmd->args[1];
+		if (cmd->args_count > 2 || p->type != IMAP_ARG_LIST ||
+		    p->len != 1 || !imap_arg_atom_equals(&p->list[0], "CONDSTORE")) {
+			imapd_cmd_reply(client, "BAD", "Unknown SELECT parameters");
+			return;
+		}
+		client->condstore = true;
+	}
 	if (client->mbox != NULL) {
 		imapd_mailbox_close(client);
 		client->state = IMAPD_STATE_AUTH;
@@ -260,6 +270,8 @@ void imapd_cmd_status(struct imapd_client *client, struct imapd_cmd *cmd)
 		imapd_cmd_reply(client, "BAD", "%s", error);
 		return;
 	}
+	if ((items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
+		client->condstore = true;
 	ret = store_mailbox_lookup(client->svc->store, client->account_id, name,
 				   cmd->pool, &box, &error);
 	if (ret == 0) {

@@ -310,6 +310,17 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 	return false;
 }
 
+static bool tree_has_modseq(const struct imap_search_node *n)
+{
+	if (n->key == IMAP_SEARCH_MODSEQ)
+		return true;
+	for (size_t i = 0; i < n->children_count; i++) {
+		if (tree_has_modseq(n->children[i]))
+			return true;
+	}
+	return false;
+}
+
 void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 {
 	struct imapd_mailbox *mbox = client->mbox;
@@ -321,6 +332,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 	const char *error;
 	bool badcs;
 	uint32_t idx = 0, count = 0, min = 0, max = 0;
+	uint64_t max_modseq = 0;
+	bool want_modseq;
 	struct buf b = BUF_INIT;
 	int ret;
 
@@ -332,6 +345,11 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 			imapd_cmd_reply(client, "BAD", "%s", error);
 		return;
 	}
+	/* RFC 7162 section 3.1.5: MODSEQ in the criteria enables CONDSTORE
+	 * and adds the highest mod-sequence of the matches to the reply. */
+	want_modseq = tree_has_modseq(sa.root);
+	if (want_modseq)
+		client->condstore = true;
 	pool = pool_create("imap search msg", 8192);
 	iter = store_message_iter_init(client->svc->store, mbox->id, 1, 0, 0);
 	while ((ret = store_message_iter_next(iter, &msg)) > 0) {
@@ -352,6 +370,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 				min = v;
 			max = v;
 			count++;
+			if (msg.modseq > max_modseq)
+				max_modseq = msg.modseq;
 		}
 	}
 	ret = ret < 0 ? -1 : store_message_iter_deinit(&iter, &error);
@@ -389,6 +409,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 		}
 		if ((r & IMAP_SEARCH_RET_COUNT) != 0)
 			buf_printf(&b, " COUNT %u", count);
+		if (want_modseq && count > 0)
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)max_modseq);
 		if (r != IMAP_SEARCH_RET_SAVE || !sa.esearch)
 			buf_append_str(&b, "\r\n");
 		else
@@ -401,6 +423,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 			if (b.len > 64 * 1024)
 				imapd_write_buf(client, &b);
 		}
+		if (want_modseq && count > 0)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)max_modseq);
 		buf_append_str(&b, "\r\n");
 	}
 	imapd_write_buf(client, &b);

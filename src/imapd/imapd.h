@@ -142,8 +142,9 @@ struct imapd_client {
 	/* Counted in the per-user session limit. */
 	bool session_counted;
 
-	/* ENABLEd extensions. */
-	bool rev2, utf8;
+	/* ENABLEd extensions; condstore also by a CONDSTORE-enabling
+	 * command (RFC 7162 section 3.1). */
+	bool rev2, utf8, condstore;
 
 	struct imapd_mailbox *mbox;
 	/* SEARCHRES (RFC 5182) saved result, as UIDs. */

@@ -582,3 +582,35 @@ def test_multiappend_and_large_fetch(imap):
     assert a.untagged_responses.pop("EXPUNGE") == [b"1000"]
     a.logout()
     b.logout()
+
+
+def test_condstore(imap):
+    """RFC 7162 CONDSTORE: HIGHESTMODSEQ, FETCH MODSEQ and CHANGEDSINCE,
+    STORE UNCHANGEDSINCE with MODIFIED, SEARCH MODSEQ."""
+    c = login(imap)
+    assert "CONDSTORE" in c.capabilities
+    for _ in range(3):
+        ok(c.append("INBOX", None, None, MSG1))
+    typ, _ = c._simple_command("SELECT", "INBOX", "(CONDSTORE)")
+    assert typ == "OK"
+    c.state = "SELECTED"  # imaplib does not track a raw SELECT
+    hms = int(c.untagged_responses.pop("HIGHESTMODSEQ")[0])
+    data = ok(c.fetch("1:*", "(MODSEQ)"))
+    modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", d).group(1)) for d in data]
+    assert max(modseqs) == hms
+    data = ok(c.store("2", "+FLAGS", r"(\Flagged)"))
+    m = re.search(rb"MODSEQ \((\d+)\)", data[0])
+    assert m and int(m.group(1)) > hms
+    new = int(m.group(1))
+    # Only message 2 changed since hms.
+    data = ok(c.fetch("1:*", "(FLAGS) (CHANGEDSINCE %d)" % hms))
+    assert len(data) == 1 and data[0].startswith(b"2 (") and b"MODSEQ" in data[0]
+    # UNCHANGEDSINCE older than message 2's modseq: refused for it.
+    typ, data = c._simple_command("STORE", "1:2", "(UNCHANGEDSINCE %d)" % hms,
+                                  "+FLAGS", r"(\Seen)")
+    assert typ == "OK" and b"[MODIFIED 2]" in data[0], data
+    typ, data = c._simple_command("SEARCH", "MODSEQ", str(new))
+    assert typ == "OK"
+    res = c.untagged_responses.pop("SEARCH")[0]
+    assert res.startswith(b"1 2") and b"(MODSEQ " in res, res
+    c.logout()
