@@ -614,3 +614,47 @@ def test_condstore(imap):
     res = c.untagged_responses.pop("SEARCH")[0]
     assert res.startswith(b"1 2") and b"(MODSEQ " in res, res
     c.logout()
+
+
+def test_garbage_dialogue_never_kills_the_server(imap):
+    """Seeded random commands (real command names with mangled
+    arguments, in every state) each get an answer; the server survives."""
+    import random
+    rnd = random.Random(7)
+    names = ["FETCH", "UID FETCH", "STORE", "SEARCH", "UID SEARCH", "LIST",
+             "STATUS", "SELECT", "EXAMINE", "APPEND", "COPY", "MOVE",
+             "EXPUNGE", "CREATE", "RENAME", "ENABLE", "ID", "LSUB", "NOOP",
+             "CLOSE", "UNSELECT", "AUTHENTICATE", "LOGIN", "CAPABILITY"]
+    atoms = ["1", "*", "1:*", "0", "4294967295", "$", "(", ")", "()", "NIL",
+             '""', '"x"', "INBOX", "BODY[", "BODY[]<0.5>", "BODY[1.2.MIME]",
+             "(FLAGS", "FLAGS", "+FLAGS", "(\\Seen)", "\\Recent", "RETURN",
+             "(ALL)", "CHARSET", "UTF-8", "OR", "NOT", "HEADER", "SINCE",
+             "1-Jan-2020", "x%*", "&Jjo-", "&", "(MESSAGES", "~{3+}", "BINARY[1]",
+             "(UNCHANGEDSINCE 1)", "MODSEQ", "(CHANGEDSINCE 5)", "{2+}\r\nab"]
+    s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), 20)
+    f = s.makefile("rb")
+    f.readline()
+    n = 0
+    for phase in range(3):
+        if phase == 1:
+            s.sendall(b"L LOGIN %s \"%s\"\r\n" % (USER.encode(), PASSWORD.encode()))
+        if phase == 2:
+            s.sendall(b"S SELECT INBOX\r\n")
+        for i in range(150):
+            args = " ".join(rnd.choice(atoms) for _ in range(rnd.randint(0, 6)))
+            line = "t%d %s %s\r\n" % (n, rnd.choice(names), args)
+            n += 1
+            s.sendall(line.encode())
+    s.sendall(b"zz NOOP\r\n")
+    s.settimeout(20)
+    seen = b""
+    while not re.search(rb"^zz OK", seen, re.M):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        seen += chunk
+    assert re.search(rb"^zz OK", seen, re.M), seen[-2000:]
+    s.close()
+    c = login(imap)
+    ok(c.noop())
+    c.logout()
