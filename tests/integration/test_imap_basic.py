@@ -658,3 +658,17 @@ def test_garbage_dialogue_never_kills_the_server(imap):
     c = login(imap)
     ok(c.noop())
     c.logout()
+
+
+def test_selected_mailbox_deleted_by_other_session(imap):
+    a = login(imap)
+    b = login(imap)
+    ok(a.create("Tmp"))
+    ok(a.append("Tmp", None, None, MSG1))
+    ok(a.select("Tmp"))
+    ok(b.delete("Tmp"))
+    time.sleep(0.2)
+    with pytest.raises(imaplib.IMAP4.abort):
+        a.noop()  # "* BYE Selected mailbox was deleted"
+    ok(b.list())
+    b.logout()
