@@ -73,6 +73,15 @@ static const struct config_key config_keys[] = {
 	{ "dns", "static", CT_PATH, OFF(dns.static_zone), 0, 0, "", CK_RESTART, NULL },
 	{ "outbound", "mx_port", CT_UINT, OFF(outbound.mx_port), 1, 65535, "25", 0, NULL },
 	{ "outbound", "source", CT_IP, OFF(outbound.source), 0, 0, "", 0, NULL },
+	{ "outbound", "retry_initial", CT_DURATION, OFF(outbound.retry_initial), 1, 86400, "5m", 0, NULL },
+	{ "outbound", "retry_max", CT_DURATION, OFF(outbound.retry_max), 1, 7 * 86400, "4h", 0, NULL },
+	{ "outbound", "give_up", CT_DURATION, OFF(outbound.give_up), 60, 60 * 86400, "5d", 0, NULL },
+	{ "outbound", "delay_notify", CT_DURATION, OFF(outbound.delay_notify), 0, 60 * 86400, "4h", 0, NULL },
+	/* RFC 5321 section 4.5.3.2: the client's timeouts. */
+	{ "outbound", "connect_timeout", CT_DURATION, OFF(outbound.connect_timeout), 1, 3600, "1m", 0, NULL },
+	{ "outbound", "command_timeout", CT_DURATION, OFF(outbound.command_timeout), 1, 3600, "5m", 0, NULL },
+	{ "outbound", "data_timeout", CT_DURATION, OFF(outbound.data_timeout), 1, 7200, "10m", 0, NULL },
+	{ "outbound", "max_sessions", CT_UINT, OFF(outbound.max_sessions), 1, 10000, "20", 0, NULL },
 	{ "limits", "max_connections", CT_UINT, OFF(limits.max_connections), 1, 1000000, "1000", CK_RESTART, NULL },
 	{ "limits", "max_connections_per_ip", CT_UINT, OFF(limits.max_connections_per_ip), 1, 1000000, "20", CK_RESTART, NULL },
 	{ "limits", "handshake_timeout", CT_DURATION, OFF(limits.handshake_timeout), 1, 3600, "30s", CK_RESTART, NULL },
@@ -567,13 +576,14 @@ static int set_value(struct config_private *cfg, const struct config_key *k,
 		return 0;
 	}
 	case CT_CHARS:
-		for (const char *p = value; *p != '\0'; p++) {
-			if (!ispunct((unsigned char)*p) || *p == '@' ||
-			    *p == '"' || *p == '\\' || strlen(value) > 8) {
-				snprintf(msg, msg_size,
-					 "expected up to 8 punctuation characters such as + or -, got %s", q);
-				return -1;
-			}
+		/* The store splits at one separator character. */
+		if (strlen(value) > 1 ||
+		    (value[0] != '\0' &&
+		     (!ispunct((unsigned char)value[0]) || value[0] == '@' ||
+		      value[0] == '"' || value[0] == '\\'))) {
+			snprintf(msg, msg_size,
+				 "expected one punctuation character such as + or -, got %s", q);
+			return -1;
 		}
 		*(char **)f = pool_strdup(cfg->pool, value);
 		return 0;

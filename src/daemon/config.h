@@ -91,6 +91,15 @@ struct config {
 	struct {
 		unsigned mx_port;
 		char *source; /* numeric IP; "" = the kernel's choice */
+		/* Retries (seconds): first after retry_initial, doubling,
+		 * at most retry_max apart; fail give_up after arrival; a
+		 * delay DSN after delay_notify (0 = never). */
+		unsigned retry_initial, retry_max, give_up, delay_notify;
+		/* SMTP client timeouts (seconds): connect; greeting, EHLO,
+		 * MAIL, RCPT (and 2 min for DATA's 354, 3 min per data
+		 * block, capped by it); the reply to the final dot. */
+		unsigned connect_timeout, command_timeout, data_timeout;
+		unsigned max_sessions; /* concurrent outbound sessions */
 	} outbound;
 
 	struct {
@@ -108,7 +117,7 @@ struct config {
 		unsigned max_line_length;
 		unsigned max_header_count;
 		unsigned max_received_headers;
-		char *recipient_delimiter; /* set of characters; "" = none */
+		char *recipient_delimiter; /* one character; "" = none */
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
 	} smtp;

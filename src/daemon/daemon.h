@@ -17,6 +17,7 @@ struct auth_cache;
 struct auth_throttle;
 struct daemon_listeners;
 struct control_server;
+struct queue_daemon;
 
 /* At most this many listen addresses over all listeners. */
 #define DAEMON_MAX_BOUND 64
@@ -38,6 +39,8 @@ struct daemon {
 
 	struct daemon_listeners *listeners;
 	struct control_server *control;
+	/* The outbound queue (src/queue), NULL when not built in. */
+	struct queue_daemon *queue;
 
 	/* Set on first start of the embedded default: shown once. */
 	char *demo_password;
@@ -58,6 +61,12 @@ int daemon_listeners_start(struct daemon *d, const char **error_r);
 void daemon_listeners_describe(struct daemon *d, struct buf *out);
 /* The banner's lines: one per configured listener, with its state. */
 void daemon_listeners_banner(struct daemon *d, struct buf *out);
+/* Hands a control socket command to the running services' control()
+ * callbacks: to the service called name, or to all when name is NULL.
+ * Returns how many handled it, or -1 with *error_r. */
+int daemon_services_control(struct daemon *d, const char *name,
+			    const char *const *args, unsigned count,
+			    const char **error_r);
 /* SIGHUP: new configuration (already validated) and certificates. */
 void daemon_listeners_reload(struct daemon *d, struct config *config);
 /* Shutdown: closes listeners, lets in-flight work finish, joins the I/O

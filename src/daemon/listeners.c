@@ -11,6 +11,34 @@
 
 #include <unistd.h>
 
+#ifdef HAVE_QUEUE
+#include "queue-daemon.h"
+
+/* The outbound queue runs on the first loop, kept in the store. */
+static int daemon_queue_start(struct daemon *d, struct net_loops *loops,
+			      const char **error_r)
+{
+	const struct config *c = d->config;
+	struct queue_daemon_settings set = {
+		.hostname = c->server.hostname,
+		.static_zone = c->dns.static_zone,
+		.mx_port = c->outbound.mx_port,
+		.source_ip = c->outbound.source,
+		.retry_initial = c->outbound.retry_initial,
+		.retry_max = c->outbound.retry_max,
+		.give_up = c->outbound.give_up,
+		.delay_notify = c->outbound.delay_notify,
+		.no_delay_notify = c->outbound.delay_notify == 0,
+		.connect_timeout = c->outbound.connect_timeout,
+		.command_timeout = c->outbound.command_timeout,
+		.data_timeout = c->outbound.data_timeout,
+		.max_sessions = c->outbound.max_sessions,
+	};
+	d->queue = queue_daemon_create(loops, d->store, &set, error_r);
+	return d->queue == NULL ? -1 : 1;
+}
+#endif
+
 /* Listener roles: each [listen] key becomes one lib-net service (limits
  * and TLS) fed by one listener per address, answered by the protocol
  * module's service of the same name. */
@@ -25,12 +53,22 @@ struct daemon_role {
 	struct net_listener **listeners;
 };
 
+#define DAEMON_BACKGROUND_MAX 8
+
+struct daemon_background {
+	const struct service *service;
+	void *context;
+	bool inited;
+};
+
 struct daemon_listeners {
 	struct net_loops *loops;
 	struct tls_ctx *tls;
 	bool selfsigned;
 	struct service_env env;
 	struct daemon_role roles[CONFIG_LISTEN_COUNT];
+	unsigned background_count;
+	struct daemon_background background[DAEMON_BACKGROUND_MAX];
 };
 
 static const char *const role_descriptions[CONFIG_LISTEN_COUNT] = {
@@ -136,6 +174,20 @@ static int role_open(struct daemon *d, struct daemon_listeners *dl,
 	return 1;
 }
 
+static void background_collect(const struct service *service, void *ctx)
+{
+	struct daemon_listeners *dl = ctx;
+	if (!service->background)
+		return;
+	if (dl->background_count == DAEMON_BACKGROUND_MAX) {
+		log_error(NULL, "service-skipped",
+			  "service=%s reason=\"too many background services\"",
+			  service->name);
+		return;
+	}
+	dl->background[dl->background_count++].service = service;
+}
+
 int daemon_listeners_open(struct daemon *d, const char **error_r)
 {
 	const struct config *c = d->config;
@@ -178,12 +230,63 @@ int daemon_listeners_open(struct daemon *d, const char **error_r)
 		if (role_open(d, dl, role, error_r) < 0)
 			return -1;
 	}
+
+	service_foreach(background_collect, dl);
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->service->init != NULL &&
+		    bg->service->init(&dl->env, &bg->context, error_r) < 0)
+			return -1;
+		bg->inited = true;
+		log_info(NULL, "service-started", "service=%s background=yes",
+			 bg->service->name);
+	}
 	return 1;
+}
+
+int daemon_services_control(struct daemon *d, const char *name,
+			    const char *const *args, unsigned count,
+			    const char **error_r)
+{
+	struct daemon_listeners *dl = d->listeners;
+	int handled = 0;
+	if (dl == NULL)
+		return 0;
+	for (unsigned l = 0; l < CONFIG_LISTEN_COUNT + dl->background_count; l++) {
+		const struct service *service;
+		void *context;
+		if (l < CONFIG_LISTEN_COUNT) {
+			if (!dl->roles[l].service_inited)
+				continue;
+			service = dl->roles[l].service;
+			context = dl->roles[l].service_context;
+		} else {
+			const struct daemon_background *bg =
+				&dl->background[l - CONFIG_LISTEN_COUNT];
+			if (!bg->inited)
+				continue;
+			service = bg->service;
+			context = bg->context;
+		}
+		if (service->control == NULL ||
+		    (name != NULL && strcmp(service->name, name) != 0))
+			continue;
+		int ret = service->control(context, args, count, error_r);
+		if (ret < 0)
+			return -1;
+		handled += ret;
+	}
+	return handled;
 }
 
 int daemon_listeners_start(struct daemon *d, const char **error_r)
 {
 	net_loops_start(d->listeners->loops);
+#ifdef HAVE_QUEUE
+	if (d->store != NULL &&
+	    daemon_queue_start(d, d->listeners->loops, error_r) < 0)
+		return -1;
+#endif
 	return 1;
 }
 
@@ -260,6 +363,11 @@ void daemon_listeners_reload(struct daemon *d, struct config *config)
 		if (role->service_inited && role->service->reload != NULL)
 			role->service->reload(role->service_context, config);
 	}
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->inited && bg->service->reload != NULL)
+			bg->service->reload(bg->context, config);
+	}
 }
 
 void daemon_listeners_stop(struct daemon *d)
@@ -272,6 +380,9 @@ void daemon_listeners_stop(struct daemon *d)
 		for (unsigned i = 0; i < role->listener_count; i++)
 			net_listener_destroy(&role->listeners[i]);
 	}
+#ifdef HAVE_QUEUE
+	queue_daemon_destroy(&d->queue);
+#endif
 	/* In-flight work (store commits) finishes and answers its client
 	 * before the loops exit. */
 	net_loops_stop(dl->loops, 5000);
@@ -280,6 +391,12 @@ void daemon_listeners_stop(struct daemon *d)
 		if (role->service_inited && role->service->deinit != NULL)
 			role->service->deinit(role->service_context);
 		role->service_inited = false;
+	}
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->inited && bg->service->deinit != NULL)
+			bg->service->deinit(bg->context);
+		bg->inited = false;
 	}
 }
 

@@ -15,7 +15,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #define SMTP_CLIENT_MAX_REPLY_LINE 4096
@@ -29,6 +31,7 @@ enum smtp_client_state {
 	SMTP_CLIENT_STATE_HELO,
 	SMTP_CLIENT_STATE_STARTTLS,
 	SMTP_CLIENT_STATE_TLS_HANDSHAKE,
+	SMTP_CLIENT_STATE_AUTH,
 	SMTP_CLIENT_STATE_TRANSACTION, /* MAIL/RCPT/DATA replies expected */
 	SMTP_CLIENT_STATE_DOT,
 	SMTP_CLIENT_STATE_QUIT,
@@ -62,7 +65,8 @@ struct smtp_client {
 
 	/* EHLO keywords of the current (last) greeting. */
 	bool ext_pipelining, ext_starttls, ext_8bitmime, ext_smtputf8;
-	bool ext_dsn, ext_size;
+	bool ext_dsn, ext_size, ext_auth_plain;
+	bool authenticated;
 	uint64_t size_max;
 	bool use_smtputf8;
 
@@ -91,6 +95,7 @@ static const char *stage_names[] = {
 	[SMTP_CLIENT_STATE_HELO] = "helo",
 	[SMTP_CLIENT_STATE_STARTTLS] = "starttls",
 	[SMTP_CLIENT_STATE_TLS_HANDSHAKE] = "starttls",
+	[SMTP_CLIENT_STATE_AUTH] = "auth",
 	[SMTP_CLIENT_STATE_TRANSACTION] = "mail",
 	[SMTP_CLIENT_STATE_DOT] = "dot",
 	[SMTP_CLIENT_STATE_QUIT] = "quit",
@@ -101,6 +106,7 @@ static void smtp_client_read_cb(struct bufferevent *bev, void *ctx);
 static void smtp_client_event_cb(struct bufferevent *bev, short what,
 				 void *ctx);
 static void smtp_client_send_transaction(struct smtp_client *client);
+static void smtp_client_auth(struct smtp_client *client);
 
 static unsigned timeout_or(unsigned ms, unsigned dflt)
 {
@@ -141,6 +147,8 @@ struct smtp_client *smtp_client_create(struct event_base *base,
 	client->pool = pool;
 	client->set = *set;
 	client->set.helo_name = pool_strdup(pool, set->helo_name);
+	client->set.auth_user = pool_strdup(pool, set->auth_user);
+	client->set.auth_password = pool_strdup(pool, set->auth_password);
 	client->set.connect_timeout_ms = timeout_or(set->connect_timeout_ms,
 						    60 * 1000);
 	client->set.greeting_timeout_ms =
@@ -202,7 +210,9 @@ void smtp_client_destroy(struct smtp_client **_client)
 	smtp_reply_parser_destroy(&client->parser);
 	if (client->done_ev != NULL)
 		event_free(client->done_ev);
-	pool_destroy(&client->pool);
+	/* The struct lives in its own pool. */
+	struct pool *pool = client->pool;
+	pool_destroy(&pool);
 }
 
 /* --- results --- */
@@ -379,6 +389,7 @@ static void smtp_client_send_ehlo(struct smtp_client *client)
 	client->ext_pipelining = client->ext_starttls = false;
 	client->ext_8bitmime = client->ext_smtputf8 = false;
 	client->ext_dsn = client->ext_size = false;
+	client->ext_auth_plain = false;
 	client->size_max = 0;
 	client->state = SMTP_CLIENT_STATE_EHLO;
 	smtp_client_send(client, "EHLO %s\r\n", client->set.helo_name);
@@ -409,6 +420,17 @@ static void smtp_client_parse_ehlo(struct smtp_client *client,
 			client->ext_smtputf8 = true;
 		else if (str_ascii_eq_ci(kw, "DSN"))
 			client->ext_dsn = true;
+		else if (str_ascii_eq_ci(kw, "AUTH")) {
+			/* RFC 4954 section 3: "AUTH" 1*(SP mechanism). */
+			for (const char *p = line + kwlen; *p == ' ';) {
+				p++;
+				size_t len = strcspn(p, " ");
+				if (len == 5 &&
+				    str_ascii_ncmp_ci(p, "PLAIN", 5) == 0)
+					client->ext_auth_plain = true;
+				p += len;
+			}
+		}
 		else if (str_ascii_eq_ci(kw, "SIZE")) {
 			uint64_t max = 0;
 			client->ext_size = true;
@@ -473,6 +495,10 @@ static void smtp_client_ready(struct smtp_client *client)
 					true);
 		return;
 	}
+	if (client->set.auth_user != NULL && !client->authenticated) {
+		smtp_client_auth(client);
+		return;
+	}
 	if (client->ext_size && client->size_max > 0 &&
 	    msg->size > client->size_max) {
 		const char *text = pool_printf(
@@ -509,7 +535,65 @@ static void smtp_client_ready(struct smtp_client *client)
 	}
 	if (msg->eightbit && !client->ext_8bitmime)
 		client->result.eightbit_without_8bitmime = true;
+	client->result.peer_dsn = client->ext_dsn;
 	smtp_client_send_transaction(client);
+}
+
+static void smtp_client_auth(struct smtp_client *client)
+{
+	const char *user = client->set.auth_user;
+	const char *pass = client->set.auth_password != NULL
+				   ? client->set.auth_password
+				   : "";
+	struct buf plain = BUF_INIT;
+
+	if (!client->result.tls && !client->set.auth_plaintext_ok) {
+		smtp_client_host_failed(client, SMTP_CLIENT_RCPT_TEMPFAIL, 0,
+					"4.7.0",
+					"not sending credentials without TLS",
+					true);
+		return;
+	}
+	if (!client->ext_auth_plain) {
+		smtp_client_host_failed(client, SMTP_CLIENT_RCPT_TEMPFAIL, 0,
+					"4.7.0",
+					"peer does not offer AUTH PLAIN", true);
+		return;
+	}
+	/* RFC 4616: [authzid] NUL authcid NUL passwd, base64. */
+	buf_append_byte(&plain, 0);
+	buf_append_str(&plain, user);
+	buf_append_byte(&plain, 0);
+	buf_append_str(&plain, pass);
+	size_t b64_len = 4 * ((plain.len + 2) / 3) + 1;
+	char *b64 = i_malloc(b64_len);
+	EVP_EncodeBlock((unsigned char *)b64, plain.data, (int)plain.len);
+	client->state = SMTP_CLIENT_STATE_AUTH;
+	client->result.stage = "auth";
+	smtp_client_send(client, "AUTH PLAIN %s\r\n", b64);
+	smtp_client_set_timeout(client, client->set.greeting_timeout_ms);
+	/* The credentials don't linger in freed memory. */
+	OPENSSL_cleanse(plain.data, plain.len);
+	OPENSSL_cleanse(b64, b64_len);
+	buf_free(&plain);
+	i_free(b64);
+}
+
+static void smtp_client_handle_auth(struct smtp_client *client,
+				    const struct smtp_reply *reply)
+{
+	if (reply->code == 235) {
+		client->authenticated = true;
+		smtp_client_ready(client);
+		return;
+	}
+	/* 535 and friends: the relay said no. Our configuration's fault, so
+	 * temporary: the mail waits for a fix instead of bouncing. */
+	const char *text = pool_printf(client->pool, "AUTH failed: %u %s",
+				       reply->code,
+				       smtp_client_reply_text(client, reply));
+	smtp_client_host_failed(client, SMTP_CLIENT_RCPT_TEMPFAIL,
+				reply->code, "4.7.0", text, true);
 }
 
 static void smtp_client_handle_greeting(struct smtp_client *client,
@@ -822,6 +906,9 @@ static void smtp_client_handle_reply(struct smtp_client *client,
 		break;
 	case SMTP_CLIENT_STATE_STARTTLS:
 		smtp_client_handle_starttls(client, reply);
+		break;
+	case SMTP_CLIENT_STATE_AUTH:
+		smtp_client_handle_auth(client, reply);
 		break;
 	case SMTP_CLIENT_STATE_TRANSACTION:
 		smtp_client_handle_transaction(client, reply);

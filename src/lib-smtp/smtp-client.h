@@ -35,6 +35,14 @@ struct smtp_client_settings {
 	bool require_tls;
 	/* Never pipeline, even when offered (for tests and broken peers). */
 	bool no_pipelining;
+	/* AUTH PLAIN (RFC 4954) with these credentials before MAIL, for a
+	 * smarthost; NULL = no AUTH. Sent only over TLS unless
+	 * auth_plaintext_ok. A peer that does not offer PLAIN, or refuses
+	 * the credentials, fails the session (temporary: a configuration
+	 * problem must not bounce mail). */
+	const char *auth_user;
+	const char *auth_password;
+	bool auth_plaintext_ok;
 
 	/* Timeouts in milliseconds; 0 = the RFC 5321 4.5.3.2 value. */
 	unsigned connect_timeout_ms;     /* default 60 s */
@@ -112,13 +120,16 @@ struct smtp_client_result {
 	 * section 5.1). */
 	bool try_next_host;
 	/* Where the session got to, for logs: "connect", "greeting", "ehlo",
-	 * "starttls", "mail", "rcpt", "data", "dot", "quit". */
+	 * "starttls", "auth", "mail", "rcpt", "data", "dot", "quit". */
 	const char *stage;
 	/* The peer's greeting host name (first word of the 220), or "". */
 	const char *remote_name;
 	/* "IP:port" we connected to. */
 	const char *remote_addr;
 	bool tls;
+	/* The peer offered DSN (RFC 3461), so NOTIFY went on with the
+	 * message and success reports are its business. */
+	bool peer_dsn;
 	/* 8-bit body sent to a peer without 8BITMIME (most MTAs cope). */
 	bool eightbit_without_8bitmime;
 };

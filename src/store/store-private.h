@@ -34,6 +34,9 @@ enum store_op_type {
 	STORE_OP_COPY,
 	STORE_OP_FLAGS,
 	STORE_OP_EXPUNGE,
+	STORE_OP_ENQUEUE,
+	STORE_OP_QUEUE_UPDATE,
+	STORE_OP_QUEUE_DELETE,
 };
 
 /* A message body on its way in: converted and parsed on the submitter's
@@ -43,6 +46,7 @@ struct store_new_body {
 	size_t size;
 	uint64_t header_size, lines;
 	char *envelope, *bodystructure, *body; /* i_malloc'd, never NULL */
+	char *search_headers; /* i_malloc'd, never NULL; "" = none */
 	/* Set by the backend's prepare step when the body goes to a file. */
 	char *file_name;
 };
@@ -64,6 +68,15 @@ struct store_op {
 	unsigned rcpt_count;
 	time_t internaldate;
 	struct store_new_body body;
+	/* Queue operations. */
+	struct store_queue_envelope env;
+	struct store_queue_rcpt *qrcpts;
+	unsigned qrcpt_count;
+	int64_t rcpt_id, queue_id;
+	bool shared_body;
+	unsigned body_op; /* with shared_body */
+	/* Set by the writer: the body this operation stored (for sharing). */
+	int64_t stored_body_id;
 	struct store_op_result result;
 };
 
@@ -160,11 +173,10 @@ struct store_backend {
 	int (*mailbox_status)(struct store *store, int64_t mailbox_id,
 			      struct store_mailbox_status *status_r,
 			      const char **error_r);
-	struct store_message_iter *(*message_iter_init)(struct store *store,
-							int64_t mailbox_id,
-							uint32_t uid_first,
-							uint32_t uid_last,
-							uint64_t changedsince);
+	struct store_message_iter *(*message_iter_init)(
+	    struct store *store, int64_t mailbox_id, uint32_t uid_first,
+	    uint32_t uid_last, uint64_t changedsince, bool with_headers);
+	const char *(*message_iter_headers)(struct store_message_iter *iter);
 	int (*message_iter_next)(struct store_message_iter *iter,
 				 struct store_message *msg_r);
 	int (*message_iter_deinit)(struct store_message_iter *iter,
@@ -179,6 +191,15 @@ struct store_backend {
 	ssize_t (*body_read)(struct store_body *body, uint64_t offset,
 			     void *dst, size_t size, const char **error_r);
 	void (*body_close)(struct store_body *body);
+	int (*queue_due)(struct store *store, time_t now, unsigned max,
+			 struct pool *pool, struct store_queue_item **items_r,
+			 unsigned *count_r, const char **error_r);
+	int (*queue_next_due)(struct store *store, time_t *when_r,
+			      const char **error_r);
+	int (*mailbox_vanished)(struct store *store, int64_t mailbox_id,
+				uint64_t since_modseq, struct pool *pool,
+				uint32_t **uids_r, unsigned *count_r,
+				const char **error_r);
 };
 
 extern const struct store_backend store_backend_sqlite;

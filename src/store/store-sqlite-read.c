@@ -483,26 +483,35 @@ struct store_message_iter {
 	struct sqlite_conn *conn;
 	sqlite3_stmt *stmt;
 	const char *error;
-	bool failed, done;
+	bool failed, done, with_headers;
 };
 
-struct store_message_iter *sqlite_store_message_iter_init(struct store *store,
-							  int64_t mailbox_id,
-							  uint32_t uid_first,
-							  uint32_t uid_last,
-							  uint64_t changedsince)
+struct store_message_iter *
+sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
+			       uint32_t uid_first, uint32_t uid_last,
+			       uint64_t changedsince, bool with_headers)
 {
 	struct store_message_iter *iter = i_new(struct store_message_iter, 1);
 	const char *error;
 	iter->store = store;
+	iter->with_headers = with_headers;
 	iter->conn = sqlite_reader_get(store, &error);
-	if (iter->conn != NULL) {
+	if (iter->conn != NULL && !with_headers) {
 		iter->stmt = sqlite_conn_stmt(
 		    iter->conn,
 		    "SELECT uid, flags, keywords, modseq, size, "
 		    "internaldate, body_id FROM message WHERE "
 		    "mailbox_id=?1 AND uid>=?2 AND uid<=?3 AND modseq>?4 "
 		    "ORDER BY uid",
+		    &error);
+	} else if (iter->conn != NULL) {
+		iter->stmt = sqlite_conn_stmt(
+		    iter->conn,
+		    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
+		    "m.internaldate, m.body_id, s.headers FROM message m "
+		    "LEFT JOIN body_search s ON s.body_id=m.body_id WHERE "
+		    "m.mailbox_id=?1 AND m.uid>=?2 AND m.uid<=?3 AND "
+		    "m.modseq>?4 ORDER BY m.uid",
 		    &error);
 	}
 	if (iter->stmt == NULL) {
@@ -546,6 +555,14 @@ int sqlite_store_message_iter_next(struct store_message_iter *iter,
 	return 1;
 }
 
+const char *sqlite_store_message_iter_headers(struct store_message_iter *iter)
+{
+	if (!iter->with_headers || iter->failed || iter->done)
+		return "";
+	const unsigned char *h = sqlite3_column_text(iter->stmt, 7);
+	return h == NULL ? "" : (const char *)h;
+}
+
 int sqlite_store_message_iter_deinit(struct store_message_iter *iter,
 				     const char **error_r)
 {
@@ -575,8 +592,10 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 	    conn,
 	    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
 	    "m.internaldate, m.body_id, b.envelope, b.bodystructure, "
-	    "b.body, b.header_size, b.lines FROM message m JOIN body b "
-	    "ON b.id=m.body_id WHERE m.mailbox_id=?1 AND m.uid=?2",
+	    "b.body, b.header_size, b.lines, s.headers FROM message m JOIN "
+	    "body b "
+	    "ON b.id=m.body_id LEFT JOIN body_search s ON s.body_id=m.body_id "
+	    "WHERE m.mailbox_id=?1 AND m.uid=?2",
 	    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
@@ -600,6 +619,8 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 			info_r->body = sqlite_column_pstr(pool, stmt, 9);
 			info_r->header_size = sqlite3_column_int64(stmt, 10);
 			info_r->lines = sqlite3_column_int64(stmt, 11);
+			info_r->search_headers =
+			    sqlite_column_pstr(pool, stmt, 12);
 			ret = 1;
 		} else if (rc == SQLITE_DONE) {
 			ret = 0;
@@ -734,4 +755,123 @@ void sqlite_store_body_close(struct store_body *body)
 	if (body->fd >= 0)
 		close(body->fd);
 	free(body);
+}
+
+/* ------------------------------------------------------------------ */
+/* Outbound queue, QRESYNC */
+
+int sqlite_store_queue_due(struct store *store, time_t now, unsigned max,
+			   struct pool *pool, struct store_queue_item **items_r,
+			   unsigned *count_r, const char **error_r)
+{
+	struct sqlite_conn *conn = sqlite_reader_get(store, error_r);
+	if (conn == NULL)
+		return -1;
+	sqlite3_stmt *stmt = sqlite_conn_stmt(
+	    conn,
+	    "SELECT q.id, r.id, q.sender, q.envid, q.ret, q.body_type, "
+	    "q.smtputf8, q.account_id, r.address, r.orcpt, r.notify, "
+	    "r.state, r.attempts, q.created, r.next_attempt, r.last_error, "
+	    "q.body_id, q.size FROM queue_recipient r JOIN queue_message q "
+	    "ON q.id=r.queue_id WHERE r.state=0 AND r.next_attempt<=?1 "
+	    "ORDER BY r.next_attempt, r.queue_id, r.id LIMIT ?2",
+	    error_r);
+	int ret = -1;
+	if (stmt != NULL) {
+		struct sqlite_rows rows = {.item_size =
+					       sizeof(struct store_queue_item)};
+		sqlite3_bind_int64(stmt, 1,
+				   now == 0 ? INT64_MAX : (int64_t)now);
+		sqlite3_bind_int64(stmt, 2, max == 0 ? -1 : (int64_t)max);
+		int rc;
+		while ((rc = sqlite_step(conn, stmt, error_r)) == SQLITE_ROW) {
+			struct store_queue_item *q = sqlite_rows_add(&rows);
+			q->queue_id = sqlite3_column_int64(stmt, 0);
+			q->rcpt_id = sqlite3_column_int64(stmt, 1);
+			q->env.sender = sqlite_column_pstr(pool, stmt, 2);
+			q->env.envid =
+			    sqlite3_column_type(stmt, 3) == SQLITE_NULL
+				? NULL
+				: sqlite_column_pstr(pool, stmt, 3);
+			q->env.ret = sqlite3_column_int(stmt, 4);
+			q->env.body_type = sqlite3_column_int(stmt, 5);
+			q->env.smtputf8 = sqlite3_column_int(stmt, 6) != 0;
+			q->env.account_id = sqlite3_column_int64(stmt, 7);
+			q->rcpt.address = sqlite_column_pstr(pool, stmt, 8);
+			q->rcpt.orcpt =
+			    sqlite3_column_type(stmt, 9) == SQLITE_NULL
+				? NULL
+				: sqlite_column_pstr(pool, stmt, 9);
+			q->rcpt.notify = sqlite3_column_int(stmt, 10);
+			q->state = sqlite3_column_int(stmt, 11);
+			q->attempts = sqlite3_column_int(stmt, 12);
+			q->created = sqlite3_column_int64(stmt, 13);
+			q->next_attempt = sqlite3_column_int64(stmt, 14);
+			q->last_error = sqlite_column_pstr(pool, stmt, 15);
+			q->body_id = sqlite3_column_int64(stmt, 16);
+			q->size = sqlite3_column_int64(stmt, 17);
+		}
+		sqlite3_reset(stmt);
+		*items_r = sqlite_rows_finish(&rows, pool, count_r);
+		ret = rc == SQLITE_DONE ? 1 : -1;
+	}
+	sqlite_reader_put(store, conn);
+	return ret;
+}
+
+int sqlite_store_queue_next_due(struct store *store, time_t *when_r,
+				const char **error_r)
+{
+	struct sqlite_conn *conn = sqlite_reader_get(store, error_r);
+	if (conn == NULL)
+		return -1;
+	sqlite3_stmt *stmt = sqlite_conn_stmt(
+	    conn, "SELECT min(next_attempt) FROM queue_recipient WHERE state=0",
+	    error_r);
+	int ret = -1;
+	if (stmt != NULL) {
+		int rc = sqlite_step(conn, stmt, error_r);
+		if (rc == SQLITE_ROW) {
+			if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+				ret = 0;
+			} else {
+				*when_r = sqlite3_column_int64(stmt, 0);
+				ret = 1;
+			}
+		}
+		sqlite3_reset(stmt);
+	}
+	sqlite_reader_put(store, conn);
+	return ret;
+}
+
+int sqlite_store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+				  uint64_t since_modseq, struct pool *pool,
+				  uint32_t **uids_r, unsigned *count_r,
+				  const char **error_r)
+{
+	struct sqlite_conn *conn = sqlite_reader_get(store, error_r);
+	if (conn == NULL)
+		return -1;
+	sqlite3_stmt *stmt = sqlite_conn_stmt(
+	    conn,
+	    "SELECT uid FROM expunged WHERE mailbox_id=?1 AND modseq>?2 "
+	    "ORDER BY uid",
+	    error_r);
+	int ret = -1;
+	if (stmt != NULL) {
+		struct sqlite_rows rows = {.item_size = sizeof(uint32_t)};
+		sqlite3_bind_int64(stmt, 1, mailbox_id);
+		sqlite3_bind_int64(stmt, 2, (int64_t)since_modseq);
+		int rc;
+		while ((rc = sqlite_step(conn, stmt, error_r)) == SQLITE_ROW) {
+			uint32_t *uid = sqlite_rows_add(&rows);
+			*uid = sqlite3_column_int64(stmt, 0);
+		}
+		sqlite3_reset(stmt);
+		*uids_r = sqlite_rows_finish(&rows, pool, count_r);
+		ret = rc == SQLITE_DONE ? 1 : -1;
+	}
+	sqlite_reader_put(store, conn);
+	return ret;
 }

@@ -214,8 +214,8 @@ static int w_quota_check(struct wctx *w, int64_t account_id, uint64_t bytes,
 /* ------------------------------------------------------------------ */
 /* Bodies and messages */
 
-static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
-			  int64_t refcount, int64_t *id_r)
+bool w_body_insert(struct wctx *w, const struct store_new_body *b,
+		   int64_t refcount, int64_t *id_r)
 {
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "INSERT INTO body(refcount, size, header_size, lines, "
@@ -240,10 +240,18 @@ static bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 	if (!w_done(w, stmt))
 		return false;
 	*id_r = sqlite3_last_insert_rowid(w->conn->db);
-	return true;
+	if (b->search_headers[0] == '\0')
+		return true;
+	stmt = w_stmt(w, "INSERT INTO body_search(body_id, headers) "
+			 "VALUES(?1, ?2)");
+	if (stmt == NULL)
+		return false;
+	sqlite3_bind_int64(stmt, 1, *id_r);
+	sqlite3_bind_text(stmt, 2, b->search_headers, -1, SQLITE_STATIC);
+	return w_done(w, stmt);
 }
 
-static bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
+bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
 {
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "UPDATE body SET refcount=refcount+?2 WHERE id=?1");
@@ -282,15 +290,21 @@ bool w_body_unref(struct wctx *w, int64_t body_id)
 		i_free(path_copy);
 		return true;
 	}
-	stmt = w_stmt(w, "DELETE FROM body WHERE id=?1");
-	if (stmt == NULL) {
-		i_free(path_copy);
-		return false;
-	}
-	sqlite3_bind_int64(stmt, 1, body_id);
-	if (!w_done(w, stmt)) {
-		i_free(path_copy);
-		return false;
+	static const char *const deletes[] = {
+	    "DELETE FROM body WHERE id=?1",
+	    "DELETE FROM body_search WHERE body_id=?1",
+	};
+	for (unsigned i = 0; i < N_ELEMENTS(deletes); i++) {
+		stmt = w_stmt(w, deletes[i]);
+		if (stmt == NULL) {
+			i_free(path_copy);
+			return false;
+		}
+		sqlite3_bind_int64(stmt, 1, body_id);
+		if (!w_done(w, stmt)) {
+			i_free(path_copy);
+			return false;
+		}
 	}
 	if (path_copy != NULL) {
 		struct sqlite_store *ss = w->ss;
@@ -526,6 +540,7 @@ static bool w_deliver(struct wctx *w, struct store_op *op)
 			if (!w_body_insert(w, &op->body, initial_refs,
 					   &body_id))
 				return false;
+			op->stored_body_id = body_id;
 		}
 		struct wmsg m = {
 		    .body_id = body_id,
@@ -576,6 +591,7 @@ static bool w_append(struct wctx *w, struct store_op *op)
 	int64_t body_id;
 	if (!w_body_insert(w, &op->body, 1, &body_id))
 		return false;
+	op->stored_body_id = body_id;
 	struct wmsg m = {
 	    .body_id = body_id,
 	    .flags = op->flags & STORE_FLAGS_ALL,
@@ -867,6 +883,12 @@ static bool w_apply_op(struct wctx *w, struct store_op *op)
 		return w_flags(w, op);
 	case STORE_OP_EXPUNGE:
 		return w_expunge(w, op);
+	case STORE_OP_ENQUEUE:
+		return w_enqueue(w, op);
+	case STORE_OP_QUEUE_UPDATE:
+		return w_queue_update(w, op);
+	case STORE_OP_QUEUE_DELETE:
+		return w_queue_delete(w, op);
 	}
 	i_unreached();
 }

@@ -79,4 +79,13 @@ bool w_mailbox_delete(struct wctx *w, struct store_op *op);
 bool w_subscribe_op(struct wctx *w, struct store_op *op);
 bool w_claim_recent(struct wctx *w, struct store_op *op);
 
+/* Queue operations (store-sqlite-queue.c). */
+bool w_enqueue(struct wctx *w, struct store_op *op);
+bool w_queue_update(struct wctx *w, struct store_op *op);
+bool w_queue_delete(struct wctx *w, struct store_op *op);
+/* Bodies (store-sqlite-write.c). */
+bool w_body_insert(struct wctx *w, const struct store_new_body *b,
+		   int64_t refcount, int64_t *id_r);
+bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta);
+
 #endif

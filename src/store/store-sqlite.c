@@ -288,11 +288,10 @@ static int sqlite_schema_create(struct sqlite_conn *conn, const char **error_r)
 					     error_r) < 0)
 				goto fail;
 		}
-		char sql[128];
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO schema_version VALUES(%d)",
-			 STORE_SCHEMA_VERSION);
-		if (sqlite_conn_exec(conn, sql, error_r) < 0)
+		/* Version 1; the migrations below bring it up to date. */
+		if (sqlite_conn_exec(conn,
+				     "INSERT INTO schema_version VALUES(1)",
+				     error_r) < 0)
 			goto fail;
 	}
 	if (sqlite_conn_exec(conn, "COMMIT", error_r) < 0)
@@ -318,6 +317,80 @@ static int sqlite_schema_version_read(struct sqlite_conn *conn,
 	return 1;
 }
 
+/* Migration from version i+1 to i+2 (NULL-terminated statement lists). */
+static const char *const sqlite_migration_v2[] = {
+    /* The outbound queue, as the queue API needs it (the version 1
+     * tables were placeholders, never written). */
+    "DROP TABLE queue_recipient",
+    "DROP TABLE queue_message",
+    "CREATE TABLE queue_message("
+    " id INTEGER PRIMARY KEY,"
+    " body_id INTEGER NOT NULL,"
+    " sender TEXT NOT NULL,"
+    " envid TEXT,"
+    " ret INTEGER NOT NULL DEFAULT 0,"
+    " body_type INTEGER NOT NULL DEFAULT 0,"
+    " smtputf8 INTEGER NOT NULL DEFAULT 0,"
+    " account_id INTEGER NOT NULL DEFAULT 0,"
+    " size INTEGER NOT NULL,"
+    " created INTEGER NOT NULL)",
+    "CREATE TABLE queue_recipient("
+    " id INTEGER PRIMARY KEY,"
+    " queue_id INTEGER NOT NULL,"
+    " address TEXT NOT NULL,"
+    " orcpt TEXT,"
+    " notify INTEGER NOT NULL DEFAULT 0,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX queue_recipient_due ON queue_recipient(state, "
+    "next_attempt)",
+    "CREATE INDEX queue_recipient_queue ON queue_recipient(queue_id)",
+    NULL,
+};
+static const char *const sqlite_migration_v3[] = {
+    /* The SEARCH header index, apart from body so that reading it never
+     * walks a large blob's overflow pages. */
+    "CREATE TABLE body_search("
+    " body_id INTEGER PRIMARY KEY,"
+    " headers TEXT NOT NULL)",
+    NULL,
+};
+static const char *const *const sqlite_migrations[] = {
+    sqlite_migration_v2,
+    sqlite_migration_v3,
+};
+
+/* Migrates from version from to from+1 in its own transaction; the version
+ * is re-read inside it, since another process may have done it. */
+static int sqlite_schema_migrate(struct sqlite_conn *conn, unsigned from,
+				 const char **error_r)
+{
+	if (sqlite_conn_exec(conn, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	unsigned version;
+	(void)sqlite_schema_version_read(conn, &version);
+	if (version == from) {
+		const char *const *sql = sqlite_migrations[from - 1];
+		for (; *sql != NULL; sql++) {
+			if (sqlite_conn_exec(conn, *sql, error_r) < 0)
+				goto fail;
+		}
+		char update[96];
+		snprintf(update, sizeof(update),
+			 "UPDATE schema_version SET version=%u", from + 1);
+		if (sqlite_conn_exec(conn, update, error_r) < 0)
+			goto fail;
+	}
+	if (sqlite_conn_exec(conn, "COMMIT", error_r) < 0)
+		goto fail;
+	return 0;
+fail:
+	(void)sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 static int sqlite_schema_init(struct sqlite_store *ss, const char **error_r)
 {
 	unsigned version;
@@ -333,8 +406,11 @@ static int sqlite_schema_init(struct sqlite_store *ss, const char **error_r)
 		    version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
-	/* Migrations from older versions go here, each in its own
-	 * transaction that bumps schema_version. */
+	while (version < STORE_SCHEMA_VERSION) {
+		if (sqlite_schema_migrate(ss->writer, version, error_r) < 0)
+			return -1;
+		(void)sqlite_schema_version_read(ss->writer, &version);
+	}
 	ss->schema_version = version;
 	return 0;
 }
@@ -624,7 +700,9 @@ static enum store_error sqlite_store_txn_prepare(struct store *store,
 	for (unsigned i = 0; i < txn->op_count; i++) {
 		struct store_op *op = &txn->ops[i];
 		if ((op->type != STORE_OP_DELIVER &&
-		     op->type != STORE_OP_APPEND) ||
+		     op->type != STORE_OP_APPEND &&
+		     op->type != STORE_OP_ENQUEUE) ||
+		    op->shared_body ||
 		    op->body.size <= store->body_inline_max ||
 		    op->body.file_name != NULL)
 			continue;
@@ -732,6 +810,7 @@ const struct store_backend store_backend_sqlite = {
     .subscription_list = sqlite_store_subscription_list,
     .mailbox_status = sqlite_store_mailbox_status,
     .message_iter_init = sqlite_store_message_iter_init,
+    .message_iter_headers = sqlite_store_message_iter_headers,
     .message_iter_next = sqlite_store_message_iter_next,
     .message_iter_deinit = sqlite_store_message_iter_deinit,
     .message_get = sqlite_store_message_get,
@@ -739,4 +818,7 @@ const struct store_backend store_backend_sqlite = {
     .body_size = sqlite_store_body_size,
     .body_read = sqlite_store_body_read,
     .body_close = sqlite_store_body_close,
+    .queue_due = sqlite_store_queue_due,
+    .queue_next_due = sqlite_store_queue_next_due,
+    .mailbox_vanished = sqlite_store_mailbox_vanished,
 };

@@ -122,7 +122,8 @@ int sqlite_store_mailbox_status(struct store *store, int64_t mailbox_id,
 struct store_message_iter *
 sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
 			       uint32_t uid_first, uint32_t uid_last,
-			       uint64_t changedsince);
+			       uint64_t changedsince, bool with_headers);
+const char *sqlite_store_message_iter_headers(struct store_message_iter *iter);
 int sqlite_store_message_iter_next(struct store_message_iter *iter,
 				   struct store_message *msg_r);
 int sqlite_store_message_iter_deinit(struct store_message_iter *iter,
@@ -137,5 +138,16 @@ uint64_t sqlite_store_body_size(const struct store_body *body);
 ssize_t sqlite_store_body_read(struct store_body *body, uint64_t offset,
 			       void *dst, size_t size, const char **error_r);
 void sqlite_store_body_close(struct store_body *body);
+
+/* Queue and QRESYNC reads: store-sqlite-read.c */
+int sqlite_store_queue_due(struct store *store, time_t now, unsigned max,
+			   struct pool *pool, struct store_queue_item **items_r,
+			   unsigned *count_r, const char **error_r);
+int sqlite_store_queue_next_due(struct store *store, time_t *when_r,
+				const char **error_r);
+int sqlite_store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+				  uint64_t since_modseq, struct pool *pool,
+				  uint32_t **uids_r, unsigned *count_r,
+				  const char **error_r);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib.h"
+#include "pool.h"
 #include "store-private.h"
 
 #include <stdatomic.h>
@@ -17,6 +18,10 @@ struct store_watch_shared {
 	struct completion_target target;
 	store_watch_callback_t *callback;
 	void *ctx;
+	/* What the watch has been told about, under watch_lock: the base for
+	 * re-reading changes made by another process. */
+	uint64_t known_modseq;
+	uint64_t known_uidnext;
 };
 
 /* The public handle is the shared struct itself. */
@@ -60,6 +65,19 @@ struct store_watch *store_watch_create(struct store *store, int64_t mailbox_id,
 	store->watches[b] = w;
 	store->watch_count++;
 	pthread_mutex_unlock(&store->watch_lock);
+
+	/* Read after registering: a change committed in between is either
+	 * in this status or dispatched to the watch, never lost. */
+	struct store_mailbox_status st;
+	const char *error;
+	if (store_mailbox_status(store, mailbox_id, &st, &error) > 0) {
+		pthread_mutex_lock(&store->watch_lock);
+		if (st.highestmodseq > w->known_modseq)
+			w->known_modseq = st.highestmodseq;
+		if (st.uidnext > w->known_uidnext)
+			w->known_uidnext = st.uidnext;
+		pthread_mutex_unlock(&store->watch_lock);
+	}
 	return (struct store_watch *)w;
 }
 
@@ -95,26 +113,31 @@ static void store_watch_event_run(void *ctx)
 	free(ev);
 }
 
+/* Posts one event with changes[0..count) to w and records what w now
+ * knows. Called with watch_lock held. */
 static void store_watch_post(struct store_watch_shared *w,
-			     const struct store_txn_change *const *changes,
-			     unsigned count)
+			     const struct store_change *changes, unsigned count)
 {
 	size_t size = sizeof(struct store_watch_event) +
 		      i_size_mul(count, sizeof(struct store_change));
 	for (unsigned i = 0; i < count; i++)
-		size =
-		    i_size_add(size, strlen(changes[i]->change.keywords) + 1);
+		size = i_size_add(size, strlen(changes[i].keywords) + 1);
 	struct store_watch_event *ev = i_malloc(size);
 	ev->watch = w;
 	ev->count = count;
 	ev->changes = (struct store_change *)(ev + 1);
 	char *strings = (char *)(ev->changes + count);
 	for (unsigned i = 0; i < count; i++) {
-		ev->changes[i] = changes[i]->change;
-		size_t len = strlen(changes[i]->change.keywords);
-		memcpy(strings, changes[i]->change.keywords, len + 1);
+		ev->changes[i] = changes[i];
+		size_t len = strlen(changes[i].keywords);
+		memcpy(strings, changes[i].keywords, len + 1);
 		ev->changes[i].keywords = strings;
 		strings += len + 1;
+		if (changes[i].modseq > w->known_modseq)
+			w->known_modseq = changes[i].modseq;
+		if (changes[i].type == STORE_CHANGE_NEW &&
+		    changes[i].uid >= w->known_uidnext)
+			w->known_uidnext = (uint64_t)changes[i].uid + 1;
 	}
 	atomic_fetch_add(&w->refcount, 1);
 	completion_post(&w->target, store_watch_event_run, ev);
@@ -136,8 +159,7 @@ void store_watch_dispatch(struct store *store, struct store_txn *const *txns,
 	}
 	/* Group the batch's changes by mailbox, keeping commit order, and
 	 * post one event per watch of each mailbox. */
-	const struct store_txn_change **list =
-	    i_new(const struct store_txn_change *, total);
+	struct store_change *list = i_new(struct store_change, total);
 	bool *taken = i_new(bool, total);
 	const struct store_txn_change **flat =
 	    i_new(const struct store_txn_change *, total);
@@ -154,7 +176,7 @@ void store_watch_dispatch(struct store *store, struct store_txn *const *txns,
 		for (unsigned j = i; j < total; j++) {
 			if (!taken[j] && flat[j]->mailbox_id == mailbox_id) {
 				taken[j] = true;
-				list[m++] = flat[j];
+				list[m++] = flat[j]->change;
 			}
 		}
 		unsigned b = store_watch_bucket(mailbox_id);
@@ -168,4 +190,105 @@ void store_watch_dispatch(struct store *store, struct store_txn *const *txns,
 	free(list);
 	free(taken);
 	free(flat);
+}
+
+/* The changes to one mailbox since known_modseq, read back from the
+ * database: NEW for UIDs from known_uidnext on, FLAGS for older ones,
+ * EXPUNGE for vanished ones. */
+static int store_watch_read_changes(struct store *store, int64_t mailbox_id,
+				    uint64_t known_modseq,
+				    uint64_t known_uidnext, struct pool *pool,
+				    struct store_change **changes_r,
+				    unsigned *count_r)
+{
+	const char *error;
+	struct store_mailbox_status st;
+	if (store_mailbox_status(store, mailbox_id, &st, &error) <= 0)
+		return -1;
+	uint32_t *vanished;
+	unsigned vanished_count;
+	if (store_mailbox_vanished(store, mailbox_id, known_modseq, pool,
+				   &vanished, &vanished_count, &error) < 0)
+		return -1;
+	unsigned alloc = vanished_count + 16, count = 0;
+	struct store_change *changes = i_new(struct store_change, alloc);
+	struct store_message_iter *iter =
+	    store_message_iter_init(store, mailbox_id, 1, 0, known_modseq);
+	struct store_message m;
+	while (store_message_iter_next(iter, &m) > 0) {
+		if (count == alloc) {
+			alloc *= 2;
+			changes = i_realloc(
+			    changes, i_size_mul(alloc, sizeof(*changes)));
+		}
+		struct store_change *c = &changes[count++];
+		c->type = m.uid >= known_uidnext ? STORE_CHANGE_NEW
+						 : STORE_CHANGE_FLAGS;
+		c->uid = m.uid;
+		c->modseq = m.modseq;
+		c->flags = m.flags;
+		c->keywords = pool_strdup(pool, m.keywords);
+	}
+	if (store_message_iter_deinit(&iter, &error) < 0) {
+		free(changes);
+		return -1;
+	}
+	if (count + vanished_count > alloc)
+		changes = i_realloc(changes, i_size_mul(count + vanished_count,
+							sizeof(*changes)));
+	for (unsigned i = 0; i < vanished_count; i++) {
+		struct store_change *c = &changes[count++];
+		memset(c, 0, sizeof(*c));
+		c->type = STORE_CHANGE_EXPUNGE;
+		c->uid = vanished[i];
+		c->modseq = st.highestmodseq;
+		c->keywords = "";
+	}
+	*changes_r = changes;
+	*count_r = count;
+	return 0;
+}
+
+void store_mailbox_notify_external(struct store *store, int64_t mailbox_id)
+{
+	unsigned b = store_watch_bucket(mailbox_id);
+	struct store_watch_shared **watches = NULL;
+	unsigned count = 0;
+	pthread_mutex_lock(&store->watch_lock);
+	for (struct store_watch_shared *w = store->watches[b]; w != NULL;
+	     w = w->next) {
+		if (w->mailbox_id != mailbox_id)
+			continue;
+		watches =
+		    i_realloc(watches, i_size_mul(count + 1, sizeof(*watches)));
+		atomic_fetch_add(&w->refcount, 1);
+		watches[count++] = w;
+	}
+	pthread_mutex_unlock(&store->watch_lock);
+
+	struct pool *pool = pool_create("store notify", 1024);
+	for (unsigned i = 0; i < count; i++) {
+		struct store_watch_shared *w = watches[i];
+		pthread_mutex_lock(&store->watch_lock);
+		uint64_t modseq = w->known_modseq, uidnext = w->known_uidnext;
+		pthread_mutex_unlock(&store->watch_lock);
+
+		struct store_change *changes;
+		unsigned n;
+		if (store_watch_read_changes(store, mailbox_id, modseq, uidnext,
+					     pool, &changes, &n) == 0) {
+			pthread_mutex_lock(&store->watch_lock);
+			/* A watch destroyed meanwhile is out of the bucket;
+			 * posting to it would be harmless (cancelled), but
+			 * pointless. */
+			if (n > 0)
+				store_watch_post(w, changes, n);
+			pthread_mutex_unlock(&store->watch_lock);
+			free(changes);
+		}
+		pool_clear(pool);
+		store_watch_unref(w);
+	}
+	pool_destroy(&pool);
+	free(watches);
 }

@@ -581,6 +581,78 @@ unsigned store_txn_expunge(struct store_txn *txn, int64_t mailbox_id,
 	return idx;
 }
 
+static void store_queue_copy(struct store_txn *txn, struct store_op *op,
+			     const struct store_queue_envelope *env,
+			     const struct store_queue_rcpt *rcpts,
+			     unsigned rcpt_count)
+{
+	op->env = *env;
+	op->env.sender =
+	    pool_strdup(txn->pool, env->sender == NULL ? "" : env->sender);
+	op->env.envid = pool_strdup(txn->pool, env->envid);
+	op->qrcpts = p_new(txn->pool, struct store_queue_rcpt, rcpt_count + 1);
+	for (unsigned i = 0; i < rcpt_count; i++) {
+		op->qrcpts[i].address =
+		    pool_strdup(txn->pool, rcpts[i].address);
+		op->qrcpts[i].orcpt = pool_strdup(txn->pool, rcpts[i].orcpt);
+		op->qrcpts[i].notify = rcpts[i].notify;
+	}
+	op->qrcpt_count = rcpt_count;
+}
+
+unsigned store_txn_enqueue(struct store_txn *txn, const void *data, size_t size,
+			   const struct store_queue_envelope *env,
+			   const struct store_queue_rcpt *rcpts,
+			   unsigned rcpt_count, enum store_deliver_flags flags)
+{
+	unsigned idx;
+	struct store_op *op = store_txn_op_new(txn, STORE_OP_ENQUEUE, &idx);
+	store_queue_copy(txn, op, env, rcpts, rcpt_count);
+	store_new_body_init(&op->body, data, size,
+			    (flags & STORE_DELIVER_CONVERT_LF) != 0);
+	return idx;
+}
+
+unsigned store_txn_enqueue_shared(struct store_txn *txn, unsigned body_op,
+				  const struct store_queue_envelope *env,
+				  const struct store_queue_rcpt *rcpts,
+				  unsigned rcpt_count)
+{
+	i_assert(body_op < txn->op_count);
+	enum store_op_type type = txn->ops[body_op].type;
+	i_assert(type == STORE_OP_DELIVER || type == STORE_OP_APPEND ||
+		 type == STORE_OP_ENQUEUE);
+	unsigned idx;
+	struct store_op *op = store_txn_op_new(txn, STORE_OP_ENQUEUE, &idx);
+	store_queue_copy(txn, op, env, rcpts, rcpt_count);
+	op->shared_body = true;
+	op->body_op = body_op;
+	return idx;
+}
+
+unsigned store_txn_queue_update(struct store_txn *txn, int64_t rcpt_id,
+				enum store_queue_state state,
+				time_t next_attempt, const char *last_error)
+{
+	unsigned idx;
+	struct store_op *op =
+	    store_txn_op_new(txn, STORE_OP_QUEUE_UPDATE, &idx);
+	op->rcpt_id = rcpt_id;
+	op->flags = state;
+	op->internaldate = next_attempt;
+	op->s1 = pool_strdup(txn->pool, last_error == NULL ? "" : last_error);
+	return idx;
+}
+
+unsigned store_txn_queue_delete(struct store_txn *txn, int64_t queue_id)
+{
+	unsigned idx;
+	struct store_op *op =
+	    store_txn_op_new(txn, STORE_OP_QUEUE_DELETE, &idx);
+	op->queue_id = queue_id;
+	return idx;
+}
+
 void store_txn_commit(struct store_txn *txn,
 		      const struct completion_target *target,
 		      store_txn_callback_t *callback, void *ctx)
@@ -809,7 +881,22 @@ struct store_message_iter *store_message_iter_init(struct store *store,
 						   uint64_t changedsince)
 {
 	return store->backend->message_iter_init(store, mailbox_id, uid_first,
-						 uid_last, changedsince);
+						 uid_last, changedsince, false);
+}
+
+struct store_message_iter *
+store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
+				uint32_t uid_first, uint32_t uid_last,
+				uint64_t changedsince)
+{
+	return store->backend->message_iter_init(store, mailbox_id, uid_first,
+						 uid_last, changedsince, true);
+}
+
+const char *store_message_iter_headers(struct store_message_iter *iter)
+{
+	struct store *store = ((struct store_message_iter_head *)iter)->store;
+	return store->backend->message_iter_headers(iter);
 }
 
 int store_message_iter_next(struct store_message_iter *iter,
@@ -864,4 +951,27 @@ void store_body_close(struct store_body **_body)
 	*_body = NULL;
 	struct store *store = ((struct store_message_iter_head *)body)->store;
 	store->backend->body_close(body);
+}
+
+int store_queue_due(struct store *store, time_t now, unsigned max,
+		    struct pool *pool, struct store_queue_item **items_r,
+		    unsigned *count_r, const char **error_r)
+{
+	return store->backend->queue_due(store, now, max, pool, items_r,
+					 count_r, error_r);
+}
+
+int store_queue_next_due(struct store *store, time_t *when_r,
+			 const char **error_r)
+{
+	return store->backend->queue_next_due(store, when_r, error_r);
+}
+
+int store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+			   uint64_t since_modseq, struct pool *pool,
+			   uint32_t **uids_r, unsigned *count_r,
+			   const char **error_r)
+{
+	return store->backend->mailbox_vanished(store, mailbox_id, since_modseq,
+						pool, uids_r, count_r, error_r);
 }

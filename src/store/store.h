@@ -120,7 +120,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -310,6 +310,17 @@ int store_message_iter_next(struct store_message_iter *iter,
 int store_message_iter_deinit(struct store_message_iter **iter,
 			      const char **error_r);
 
+/* Like store_message_iter_init(), and store_message_iter_headers() gives
+ * each message's search_headers (see store_message_info): SEARCH over
+ * header fields without opening bodies. */
+struct store_message_iter *
+store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
+				uint32_t uid_first, uint32_t uid_last,
+				uint64_t changedsince);
+/* The current message's search headers ("" unless the iterator came from
+ * store_message_iter_init_headers()); valid until the next call. */
+const char *store_message_iter_headers(struct store_message_iter *iter);
+
 /* One message's metadata plus the strings cached at arrival. Fields the
  * parser could not produce (or before lib-mail is linked) are "". */
 struct store_message_info {
@@ -318,8 +329,17 @@ struct store_message_info {
 	const char *bodystructure; /* IMAP BODYSTRUCTURE, rendered */
 	const char *body;	   /* IMAP BODY (non-extensible) */
 	uint64_t header_size;	   /* bytes of header incl. blank line */
-	uint64_t lines;		   /* CRLF count of the whole message */
+	uint64_t lines;
+	    /* CRLF count of the whole message */ /* The SEARCH header index:
+						   * one "name: value\n" line
+						   * per field of the top-level
+						   * header, name lower-cased,
+						   * value unfolded and RFC 2047
+						   * decoded (UTF-8); "" when
+						   * not indexed. */
+	const char *search_headers;
 };
+#define STORE_SEARCH_HEADERS_MAX (64 * 1024)
 /* 1 and *info_r, 0 if no such message. */
 int store_message_get(struct store *store, int64_t mailbox_id, uint32_t uid,
 		      struct pool *pool, struct store_message_info *info_r,
@@ -566,8 +586,107 @@ struct store_watch *store_watch_create(struct store *store, int64_t mailbox_id,
 void store_watch_destroy(struct store_watch **watch);
 
 /* ------------------------------------------------------------------ */
-/* Later (schema room reserved): outbound queue (per-recipient state,
- * next attempt, attempts, last error, DSN ENVID/RET/NOTIFY/ORCPT), a
- * SEARCH index, QRESYNC vanished UIDs. */
+/* Outbound queue                                                        */
+
+/* Messages waiting for remote delivery, one state per recipient, with the
+ * DSN parameters of RFC 3461. The body is shared like a mailbox message's:
+ * a message for local and remote recipients is stored once. A queued
+ * message disappears (and drops its body reference) once none of its
+ * recipients is pending any more. */
+
+enum store_dsn_notify { /* RFC 3461 4.1; 0 = NOTIFY not given */
+			STORE_DSN_NOTIFY_NEVER = 1 << 0,
+			STORE_DSN_NOTIFY_SUCCESS = 1 << 1,
+			STORE_DSN_NOTIFY_FAILURE = 1 << 2,
+			STORE_DSN_NOTIFY_DELAY = 1 << 3,
+};
+enum store_dsn_ret { /* RFC 3461 4.3 */
+		     STORE_DSN_RET_DEFAULT = 0,
+		     STORE_DSN_RET_FULL,
+		     STORE_DSN_RET_HDRS,
+};
+enum store_queue_body { /* what the body needs from the next hop */
+			STORE_QUEUE_BODY_7BIT = 0,
+			STORE_QUEUE_BODY_8BITMIME,
+			STORE_QUEUE_BODY_BINARYMIME,
+};
+enum store_queue_state {
+	STORE_QUEUE_PENDING = 0, /* waiting for (another) attempt */
+	STORE_QUEUE_DELIVERED,	 /* final: accepted by the next hop */
+	STORE_QUEUE_FAILED,	 /* final: bounced */
+};
+
+struct store_queue_envelope {
+	const char *sender; /* reverse-path, "" for the null sender <> */
+	const char *envid;  /* ENVID (xtext decoded) or NULL */
+	enum store_dsn_ret ret;
+	enum store_queue_body body_type;
+	bool smtputf8;
+	int64_t account_id; /* submitting account, 0 = none (relayed) */
+};
+struct store_queue_rcpt {
+	const char *address; /* forward-path */
+	const char *orcpt;   /* ORCPT as received ("rfc822;a@b"), or NULL */
+	unsigned notify;     /* enum store_dsn_notify bits */
+};
+
+/* Queues a message for remote recipients. data as for store_txn_deliver;
+ * the first attempt is due at once. Result id: the queue id. */
+unsigned store_txn_enqueue(struct store_txn *txn, const void *data, size_t size,
+			   const struct store_queue_envelope *env,
+			   const struct store_queue_rcpt *rcpts,
+			   unsigned rcpt_count, enum store_deliver_flags flags);
+/* The same, sharing the body of an earlier deliver/append/enqueue
+ * operation of this transaction (that operation must succeed). */
+unsigned store_txn_enqueue_shared(struct store_txn *txn, unsigned body_op,
+				  const struct store_queue_envelope *env,
+				  const struct store_queue_rcpt *rcpts,
+				  unsigned rcpt_count);
+/* Records an attempt's outcome for one recipient: the state, when the next
+ * attempt is due (PENDING only) and the error text (NULL = none). Counts
+ * an attempt. NOT_FOUND if the recipient is gone. */
+unsigned store_txn_queue_update(struct store_txn *txn, int64_t rcpt_id,
+				enum store_queue_state state,
+				time_t next_attempt, const char *last_error);
+/* Drops a queued message with all its recipients (admin). */
+unsigned store_txn_queue_delete(struct store_txn *txn, int64_t queue_id);
+
+/* One recipient of a queued message, with the message's envelope. */
+struct store_queue_item {
+	int64_t queue_id, rcpt_id;
+	struct store_queue_envelope env;
+	struct store_queue_rcpt rcpt;
+	enum store_queue_state state;
+	unsigned attempts;
+	time_t created, next_attempt;
+	const char *last_error; /* "" when none */
+	int64_t body_id;	/* for store_body_open() */
+	uint64_t size;
+};
+/* Pending recipients due at or before now (now 0 = all pending), oldest
+ * due first, at most max (0 = no limit); recipients of one message are
+ * adjacent when they are due together. */
+int store_queue_due(struct store *store, time_t now, unsigned max,
+		    struct pool *pool, struct store_queue_item **items_r,
+		    unsigned *count_r, const char **error_r);
+/* When the next pending recipient is due: 1 and *when_r, 0 if the queue
+ * is empty. */
+int store_queue_next_due(struct store *store, time_t *when_r,
+			 const char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* QRESYNC and other processes                                           */
+
+/* UIDs expunged from a mailbox with a modseq above since (RFC 7162
+ * VANISHED), ascending, from pool. */
+int store_mailbox_vanished(struct store *store, int64_t mailbox_id,
+			   uint64_t since_modseq, struct pool *pool,
+			   uint32_t **uids_r, unsigned *count_r,
+			   const char **error_r);
+
+/* Another process (the admin command) changed the mailbox: every watch
+ * on it gets the changes it has not seen yet (NEW for UIDs it has not
+ * seen, FLAGS, EXPUNGE), read back from the database. Any thread. */
+void store_mailbox_notify_external(struct store *store, int64_t mailbox_id);
 
 #endif

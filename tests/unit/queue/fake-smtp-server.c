@@ -88,7 +88,6 @@ static void fake_session(struct fake_conn *c)
 {
 	struct fake_smtp_server *srv = c->srv;
 	struct buf line = BUF_INIT;
-	unsigned rcpt_idx = 0;
 	bool in_data = false, stalled = false, holding = false;
 
 	fake_write(c, srv->greeting != NULL ? srv->greeting
@@ -129,6 +128,11 @@ static void fake_session(struct fake_conn *c)
 		} else if (str_ascii_has_prefix_ci(l, "HELO")) {
 			fake_write(c, "250 fake.test\r\n");
 		} else if (str_ascii_eq_ci(l, "STARTTLS") &&
+			   srv->starttls_garbage && srv->sessions_served == 0) {
+			fake_write(c, "220 2.0.0 go ahead\r\n");
+			fake_write(c, "this is not a TLS handshake\r\n");
+			break;
+		} else if (str_ascii_eq_ci(l, "STARTTLS") &&
 			   srv->ssl_ctx != NULL && c->ssl == NULL) {
 			fake_write(c, "220 2.0.0 go ahead\r\n");
 			buf_reset(&c->in);
@@ -137,6 +141,10 @@ static void fake_session(struct fake_conn *c)
 			if (SSL_accept(c->ssl) != 1)
 				break;
 			srv->tls_done = true;
+		} else if (str_ascii_has_prefix_ci(l, "AUTH ")) {
+			fake_write(c, srv->auth_reply != NULL
+					      ? srv->auth_reply
+					      : "235 2.7.0 ok\r\n");
 		} else if (str_ascii_has_prefix_ci(l, "MAIL")) {
 			holding = srv->hold_until_data;
 			fake_reply(c, srv->mail_reply != NULL
@@ -144,10 +152,11 @@ static void fake_session(struct fake_conn *c)
 					      : "250 2.1.0 ok\r\n",
 				   holding);
 		} else if (str_ascii_has_prefix_ci(l, "RCPT")) {
-			const char *r = rcpt_idx < N_ELEMENTS(srv->rcpt_replies)
-						? srv->rcpt_replies[rcpt_idx]
-						: NULL;
-			rcpt_idx++;
+			const char *r =
+				srv->rcpt_count < N_ELEMENTS(srv->rcpt_replies)
+					? srv->rcpt_replies[srv->rcpt_count]
+					: NULL;
+			srv->rcpt_count++;
 			fake_reply(c, r != NULL ? r : "250 2.1.5 ok\r\n",
 				   holding);
 		} else if (str_ascii_eq_ci(l, "DATA")) {
@@ -175,21 +184,26 @@ static void fake_session(struct fake_conn *c)
 static void *fake_thread(void *ctx)
 {
 	struct fake_smtp_server *srv = ctx;
-	struct pollfd pfd = {.fd = srv->listen_fd, .events = POLLIN};
-	struct fake_conn c = {.srv = srv, .fd = -1};
+	unsigned sessions = srv->sessions == 0 ? 1 : srv->sessions;
 
-	if (poll(&pfd, 1, FAKE_TIMEOUT_MS) > 0)
-		c.fd = accept(srv->listen_fd, NULL, NULL);
-	if (c.fd >= 0) {
+	for (unsigned i = 0; i < sessions; i++) {
+		struct pollfd pfd = {.fd = srv->listen_fd, .events = POLLIN};
+		struct fake_conn c = {.srv = srv, .fd = -1};
+
+		if (poll(&pfd, 1, FAKE_TIMEOUT_MS) > 0)
+			c.fd = accept(srv->listen_fd, NULL, NULL);
+		if (c.fd < 0)
+			break;
 		fake_session(&c);
+		srv->sessions_served++;
 		if (c.ssl != NULL) {
 			SSL_shutdown(c.ssl);
 			SSL_free(c.ssl);
 		}
 		close(c.fd);
+		buf_free(&c.in);
+		buf_free(&c.held);
 	}
-	buf_free(&c.in);
-	buf_free(&c.held);
 	return NULL;
 }
 

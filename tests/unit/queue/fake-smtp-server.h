@@ -20,12 +20,19 @@ struct fake_smtp_server {
 	const char *rcpt_replies[8]; /* NULL = "250 2.1.5 ok\r\n" */
 	const char *data_reply;    /* default "354 go\r\n" */
 	const char *dot_reply;     /* default "250 2.0.0 queued\r\n" */
+	const char *auth_reply;    /* default "235 2.7.0 ok\r\n" */
 	/* Hold every reply of a MAIL/RCPT/DATA group until DATA arrived:
 	 * only a pipelining client gets anywhere. */
 	bool hold_until_data;
 	/* Stop answering at the first command starting with this. */
 	const char *stall_on;
 	void *ssl_ctx;             /* SSL_CTX * for STARTTLS, or NULL */
+	/* Answer STARTTLS with 220, then send garbage instead of a
+	 * handshake (first session only). */
+	bool starttls_garbage;
+	/* Connections to serve one after another (0 = 1). rcpt_replies
+	 * are counted across them. */
+	unsigned sessions;
 
 	/* results (read after fake_smtp_server_stop) */
 	unsigned port;
@@ -33,6 +40,8 @@ struct fake_smtp_server {
 	struct buf body;           /* DATA content, unstuffed, CRLF */
 	bool tls_done;
 	bool quit_seen;
+	unsigned sessions_served;
+	unsigned rcpt_count; /* RCPT commands seen over all sessions */
 
 	int listen_fd;
 	pthread_t thread;

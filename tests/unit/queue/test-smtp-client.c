@@ -184,6 +184,7 @@ static void test_sequential_no_dsn(void **state)
 	assert_true(rc.result.eightbit_without_8bitmime);
 	assert_true(has_line(&srv, "MAIL FROM:<a@a.test> SIZE=95"));
 	assert_true(has_line(&srv, "RCPT TO:<x@b.test>"));
+	assert_string_equal(buf_cstr(&srv.body), message_unstuffed);
 	fake_smtp_server_free(&srv);
 }
 
@@ -233,6 +234,63 @@ static void test_starttls(void **state)
 	SSL_CTX_free(set.ssl_ctx);
 	SSL_CTX_free(srv.ssl_ctx);
 	fake_smtp_server_free(&srv);
+}
+
+static void test_auth_after_starttls(void **state)
+{
+	struct fake_smtp_server srv = {
+		.ehlo = "250-fake.test\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n",
+		.ehlo_tls = "250-fake.test\r\n250 AUTH LOGIN PLAIN\r\n",
+	};
+	struct smtp_client_rcpt rcpts[] = {{.address = "y@b.test"}};
+	struct smtp_client_message msg = default_msg(rcpts, 1);
+	struct smtp_client_settings set = {.auth_user = "user",
+					   .auth_password = "pass",
+					   .require_tls = true};
+	const char *error;
+	struct run_ctx rc;
+
+	srv.ssl_ctx = fake_smtp_server_ssl_ctx();
+	set.ssl_ctx = smtp_client_ssl_ctx_create(&error);
+	fake_smtp_server_start(&srv);
+	run_client(&srv, &set, &msg, &rc, srv.port);
+	assert_true(rc.result.tls);
+	assert_int_equal(rc.rcpts[0].status, SMTP_CLIENT_RCPT_OK);
+	/* base64("\0user\0pass"), only after the handshake. */
+	const char *t = buf_cstr(&srv.transcript);
+	const char *auth = strstr(t, "AUTH PLAIN AHVzZXIAcGFzcw==\n");
+	assert_non_null(auth);
+	assert_true(auth > strstr(t, "STARTTLS\n"));
+	assert_true(auth < strstr(t, "MAIL FROM"));
+	fake_smtp_server_free(&srv);
+
+	/* Refused credentials: temporary, nothing sent. */
+	struct fake_smtp_server srv2 = {
+		.ehlo = "250-fake.test\r\n250 AUTH PLAIN\r\n",
+		.auth_reply = "535 5.7.8 bad credentials\r\n",
+	};
+	set.require_tls = false;
+	set.auth_plaintext_ok = true;
+	fake_smtp_server_start(&srv2);
+	run_client(&srv2, &set, &msg, &rc, srv2.port);
+	assert_int_equal(rc.rcpts[0].status, SMTP_CLIENT_RCPT_TEMPFAIL);
+	assert_string_equal(rc.rcpts[0].enhanced, "4.7.0");
+	assert_non_null(strstr(rc.rcpts[0].text, "535"));
+	assert_null(strstr(buf_cstr(&srv2.transcript), "MAIL"));
+	fake_smtp_server_free(&srv2);
+
+	/* No TLS: the credentials are not sent at all. */
+	struct fake_smtp_server srv3 = {
+		.ehlo = "250-fake.test\r\n250 AUTH PLAIN\r\n",
+	};
+	set.auth_plaintext_ok = false;
+	fake_smtp_server_start(&srv3);
+	run_client(&srv3, &set, &msg, &rc, srv3.port);
+	assert_int_equal(rc.rcpts[0].status, SMTP_CLIENT_RCPT_TEMPFAIL);
+	assert_null(strstr(buf_cstr(&srv3.transcript), "AUTH"));
+	fake_smtp_server_free(&srv3);
+	SSL_CTX_free(set.ssl_ctx);
+	SSL_CTX_free(srv.ssl_ctx);
 }
 
 static void test_require_tls_not_offered(void **state)
@@ -412,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_ehlo_fallback_helo),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_require_tls_not_offered),
+		cmocka_unit_test(test_auth_after_starttls),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_size_refused),
 		cmocka_unit_test(test_smtputf8),

@@ -233,11 +233,81 @@ static void test_watch(void **state)
 	test_tmpdir_remove(&dir);
 }
 
+/* Another process (a second store on the same directory, like the admin
+ * command) changes the mailbox: watches learn of it when told. */
+static void test_external_changes(void **state)
+{
+	char *dir = test_tmpdir();
+	struct store *store = test_store_open(dir, NULL);
+	int64_t alice, bob;
+	test_store_fixture(store, &alice, &bob);
+	int64_t inbox = test_mailbox_id(store, alice, "INBOX");
+	test_deliver(store, alice, "Subject: 1\r\n\r\nx\r\n");
+	test_deliver(store, alice, "Subject: 2\r\n\r\nx\r\n");
+
+	struct test_loop loop;
+	test_loop_init(&loop);
+	struct watcher w = {.owner = pthread_self(), .want = 3};
+	struct store_watch *watch =
+	    store_watch_create(store, inbox, &loop.target, watch_cb, &w);
+
+	struct store *other = test_store_open(dir, NULL);
+	test_deliver(other, alice, "Subject: 3\r\n\r\nx\r\n");
+	struct store_txn *txn = store_txn_create(other);
+	struct store_uid_range r1 = {1, 1}, r2 = {2, 2};
+	store_txn_expunge(txn, inbox, &r1, 1, false);
+	store_txn_flags(txn, inbox, &r2, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+			NULL, 0);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	store_txn_destroy(&txn);
+	store_close(&other);
+
+	/* Nothing arrives by itself across processes. */
+	assert_int_equal(test_loop_run_pending(&loop), 0);
+	store_mailbox_notify_external(store, inbox);
+	test_loop_run_until(&loop, &w.enough);
+	assert_int_equal(w.count, 3);
+	assert_int_equal(w.changes[0].type, STORE_CHANGE_FLAGS);
+	assert_int_equal(w.changes[0].uid, 2);
+	assert_int_equal(w.changes[0].flags, STORE_FLAG_SEEN);
+	assert_int_equal(w.changes[1].type, STORE_CHANGE_NEW);
+	assert_int_equal(w.changes[1].uid, 3);
+	assert_int_equal(w.changes[2].type, STORE_CHANGE_EXPUNGE);
+	assert_int_equal(w.changes[2].uid, 1);
+
+	/* Told again with nothing new: nothing is repeated. */
+	store_mailbox_notify_external(store, inbox);
+	assert_int_equal(test_loop_run_pending(&loop), 0);
+
+	/* QRESYNC's view of the same. */
+	struct pool *pool = pool_create("t", 256);
+	uint32_t *uids;
+	unsigned count;
+	const char *error;
+	assert_int_equal(store_mailbox_vanished(store, inbox, 0, pool, &uids,
+						&count, &error),
+			 1);
+	assert_int_equal(count, 1);
+	assert_int_equal(uids[0], 1);
+	assert_int_equal(store_mailbox_vanished(store, inbox,
+						w.changes[2].modseq, pool,
+						&uids, &count, &error),
+			 1);
+	assert_int_equal(count, 0);
+	pool_destroy(&pool);
+
+	store_watch_destroy(&watch);
+	test_loop_deinit(&loop);
+	store_close(&store);
+	test_tmpdir_remove(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_group_commit),
 	    cmocka_unit_test(test_watch),
+	    cmocka_unit_test(test_external_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

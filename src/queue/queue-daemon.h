@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_QUEUE_DAEMON_H
+#define POSTHORN_QUEUE_DAEMON_H
+
+#include <stdbool.h>
+
+/* The outbound queue inside posthornd: one queue, kept in the store, on
+ * the first I/O loop, with its own resolver (the [dns] static zone first)
+ * and a client TLS context for opportunistic STARTTLS.
+ *
+ * Main thread:
+ *   qd = queue_daemon_create(loops, store, &settings, &error);  after
+ *        net_loops_start(); the queue starts on its loop and sends what
+ *        is due right away
+ *   queue_daemon_wake(qd)     any thread: control socket "queue-wake"
+ *   queue_daemon_kick(qd)     any thread: something new was enqueued
+ *   queue_daemon_destroy(&qd) before net_loops_stop(); waits until the
+ *        queue is gone from its loop */
+
+struct net_loops;
+struct store;
+struct queue_daemon;
+
+struct queue_daemon_settings {
+	const char *hostname;      /* EHLO, Reporting-MTA */
+	const char *static_zone;   /* [dns] static file, or NULL/"" */
+	unsigned mx_port;
+	const char *source_ip;     /* NULL/"" = the kernel's choice */
+	/* Seconds; 0 = the queue's defaults (queue.h). */
+	unsigned retry_initial, retry_max, give_up, delay_notify;
+	bool no_delay_notify;
+	unsigned connect_timeout, command_timeout, data_timeout;
+	unsigned max_sessions;
+};
+
+/* Returns NULL with *error_r when the static zone can't be read or the TLS
+ * context can't be made (the daemon refuses to start). */
+struct queue_daemon *
+queue_daemon_create(struct net_loops *loops, struct store *store,
+		    const struct queue_daemon_settings *set,
+		    const char **error_r);
+void queue_daemon_wake(struct queue_daemon *qd);
+void queue_daemon_kick(struct queue_daemon *qd);
+void queue_daemon_destroy(struct queue_daemon **qd);
+
+/* The running daemon's queue for modules that enqueue (smtpd, submission):
+ * kick it after the enqueue commit. NULL when none runs. */
+struct queue_daemon *queue_daemon_get(void);
+
+#endif

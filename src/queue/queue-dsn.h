@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef POSTHORN_QUEUE_DSN_H
+#define POSTHORN_QUEUE_DSN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Delivery status notifications (RFC 3464) for the outbound queue: a
+ * multipart/report; report-type=delivery-status message with a
+ * human-readable part, the message/delivery-status part and the original
+ * headers (text/rfc822-headers) or, under RET=FULL, the whole original
+ * message (message/rfc822). A DSN is sent from the null sender and is
+ * never itself bounced (RFC 3461 section 6.2, RFC 5321 section 6.1). */
+
+struct buf;
+
+/* RFC 3464 section 2.3.3. */
+enum queue_dsn_action {
+	QUEUE_DSN_ACTION_FAILED,
+	QUEUE_DSN_ACTION_DELAYED,
+	QUEUE_DSN_ACTION_DELIVERED,
+	QUEUE_DSN_ACTION_RELAYED,
+};
+
+/* RFC 3461 section 4.3 RET. */
+enum queue_dsn_ret {
+	QUEUE_DSN_RET_DEFAULT = 0, /* not given: headers only */
+	QUEUE_DSN_RET_FULL,
+	QUEUE_DSN_RET_HDRS,
+};
+
+struct queue_dsn_rcpt {
+	/* The recipient address as we tried it (Final-Recipient). */
+	const char *address;
+	/* ORCPT as "addr-type;address" (decoded), or NULL. */
+	const char *orcpt;
+	enum queue_dsn_action action;
+	/* RFC 3463 status code, "5.1.1". */
+	const char *status;
+	/* Host we talked to (Remote-MTA: dns; ...), or NULL. */
+	const char *remote_mta;
+	/* The remote reply code and text (Diagnostic-Code: smtp; CODE
+	 * TEXT) when the peer answered (code != 0); otherwise text is only
+	 * shown in the human-readable part. text may be NULL. */
+	unsigned diag_code;
+	const char *diag_text;
+	time_t last_attempt;      /* 0 = omit */
+	time_t will_retry_until;  /* delayed only; 0 = omit */
+};
+
+struct queue_dsn {
+	/* Our host name: Reporting-MTA and the From: domain. */
+	const char *reporting_mta;
+	/* Where the DSN goes: the original envelope sender (never ""). */
+	const char *to;
+	const char *envid;        /* Original-Envelope-Id, or NULL */
+	time_t arrival_date;      /* 0 = omit */
+	enum queue_dsn_ret ret;
+	/* The original message (CRLF). */
+	const uint8_t *original;
+	size_t original_size;
+	const struct queue_dsn_rcpt *rcpts;
+	unsigned rcpt_count;
+	/* MIME boundary; NULL = a fresh random one. For tests. */
+	const char *boundary;
+	/* Date: and Message-ID: time; 0 = now. */
+	time_t now;
+};
+
+/* Appends the whole DSN message (headers and body, CRLF) to out. */
+void queue_dsn_build(const struct queue_dsn *dsn, struct buf *out);
+
+/* RFC 3461 section 4.1: does a recipient with this NOTIFY value (NULL =
+ * not given) want a DSN for action? Without NOTIFY, failures and delays
+ * are reported, successes are not. NEVER wants none. DELIVERED and
+ * RELAYED both count as SUCCESS. */
+bool queue_dsn_wanted(const char *notify, enum queue_dsn_action action);
+
+#endif
