@@ -18,6 +18,7 @@
 
 #define IMAPD_MAX_LINE (64 * 1024)
 #define IMAPD_DEFAULT_MAX_MESSAGE (50 * 1024 * 1024)
+#define IMAPD_PREAUTH_IDLE_TIMEOUT_MS (60 * 1000)
 
 static void client_input_loop(struct imapd_client *client,
 			      const uint8_t *data, size_t len, bool line);
@@ -488,6 +489,9 @@ static void imapd_on_connect(struct conn *conn)
 	client->parser = imap_parser_create(&set);
 	conn_set_context(conn, client);
 	conn_set_max_line_length(conn, IMAPD_MAX_LINE + 1024);
+	/* Unauthenticated connections do not get to sit for half an hour. */
+	conn_set_idle_timeout(conn, MIN(svc->idle_timeout_ms,
+					IMAPD_PREAUTH_IDLE_TIMEOUT_MS));
 
 	imapd_capabilities(client, &b);
 	imapd_printf(client, "* OK [CAPABILITY %s] Posthorn IMAP ready\r\n",
@@ -601,6 +605,10 @@ static int imapd_init(const struct service_env *env, bool implicit_tls,
 					env->config->smtp.max_message_size > 0
 				? env->config->smtp.max_message_size
 				: IMAPD_DEFAULT_MAX_MESSAGE;
+	svc->idle_timeout_ms = env->config != NULL &&
+				       env->config->limits.imap_idle_timeout > 0
+			       ? env->config->limits.imap_idle_timeout * 1000u
+			       : 30 * 60 * 1000u;
 	*context_r = svc;
 	return 0;
 }

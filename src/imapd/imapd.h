@@ -71,6 +71,9 @@ struct imapd_service {
 	struct store *store;
 	struct auth_server *auth;
 	uint64_t max_message_size;
+	/* Idle timeout once logged in (RFC 9051 section 5.4: at least 30
+	 * minutes); before login a shorter one applies. */
+	unsigned idle_timeout_ms;
 	bool implicit_tls;
 };
 
