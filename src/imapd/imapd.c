@@ -556,7 +556,10 @@ static void imapd_on_write_ready(struct conn *conn)
 static void imapd_on_shutdown(struct conn *conn)
 {
 	struct imapd_client *client = conn_get_context(conn);
-	if (!client->busy) {
+	/* A command waiting for the store finishes first (its reply is
+	 * owed); an IDLE has nothing in flight. */
+	if (!client->busy || (client->input == IMAPD_INPUT_IDLE &&
+			      !conn_is_paused(conn))) {
 		conn_write_str(conn, "* BYE Server shutting down\r\n");
 		conn_close_after_flush(conn, "shutdown");
 	}

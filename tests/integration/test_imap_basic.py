@@ -672,3 +672,17 @@ def test_selected_mailbox_deleted_by_other_session(imap):
         a.noop()  # "* BYE Selected mailbox was deleted"
     ok(b.list())
     b.logout()
+
+
+def test_shutdown_says_bye_to_idle_sessions(imap):
+    a = login(imap)
+    ok(a.select("INBOX"))
+    tag = a._new_tag()
+    a.send(tag + b" IDLE\r\n")
+    assert a.readline().startswith(b"+")
+    b = login(imap)
+    assert imap.stop() == 0
+    a.sock.settimeout(10)
+    assert a.readline().startswith(b"* BYE")
+    b.sock.settimeout(10)
+    assert b.readline().startswith(b"* BYE")
