@@ -686,3 +686,24 @@ def test_shutdown_says_bye_to_idle_sessions(imap):
     assert a.readline().startswith(b"* BYE")
     b.sock.settimeout(10)
     assert b.readline().startswith(b"* BYE")
+
+
+def test_starttls_discards_injected_commands(imap):
+    """RFC 9051 6.2.1 / RFC 3207 4.2 style: commands pipelined after
+    STARTTLS in plaintext are dropped, never run inside TLS."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), 10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"a STARTTLS\r\nb LOGIN %s \"%s\"\r\n" % (USER.encode(),
+                                                      PASSWORD.encode()))
+    assert f.readline().startswith(b"a OK")
+    t = ctx.wrap_socket(s)
+    tf = t.makefile("rb")
+    t.sendall(b"c NOOP\r\n")
+    assert tf.readline().startswith(b"c OK")
+    t.sendall(b"d SELECT INBOX\r\n")
+    assert tf.readline().startswith(b"d BAD")  # still not logged in
+    t.close()
