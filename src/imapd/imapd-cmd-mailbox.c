@@ -3,6 +3,7 @@
 #include "log.h"
 #include "strutil.h"
 #include "conn.h"
+#include "net-loop.h"
 #include "store.h"
 #include "imap-args.h"
 #include "imap-quote.h"
@@ -26,9 +27,10 @@ static const char *mailbox_arg(struct imapd_client *client,
 
 static void claim_done(struct store_txn *txn, void *ctx)
 {
-	/* Best effort: a failed claim only leaves \Recent set longer. */
+	/* Best effort: a failed claim only leaves \Recent set longer. The
+	 * hold only keeps shutdown from dropping this completion. */
 	(void)txn;
-	(void)ctx;
+	net_loop_unhold(ctx);
 }
 
 void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
@@ -118,7 +120,9 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 	if (!readonly && st.recent > 0) {
 		struct store_txn *txn = store_txn_create(client->svc->store);
 		store_txn_mailbox_claim_recent(txn, box->id, box->uidnext);
-		store_txn_commit(txn, &client->target, claim_done, NULL);
+		net_loop_hold(conn_loop(client->conn));
+		store_txn_commit(txn, &client->target, claim_done,
+				 conn_loop(client->conn));
 	}
 	imapd_cmd_reply(client, "OK", "[%s] %s completed",
 			readonly ? "READ-ONLY" : "READ-WRITE", cmd->name);
