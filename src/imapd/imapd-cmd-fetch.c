@@ -504,7 +504,7 @@ static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
 static void fetch_finish(struct imapd_client *client, struct fetch_ctx *ctx)
 {
 	if (ctx->seen_uids.count > 0 && client->mbox != NULL) {
-		struct store_uid_range *r = p_new(client->cmd_pool,
+		struct store_uid_range *r = p_new(client->cmd.pool,
 						  struct store_uid_range,
 						  ctx->seen_uids.count);
 		imap_seqset_normalize(&ctx->seen_uids);

@@ -117,7 +117,7 @@ const char *imapd_mailbox_name_in(struct imapd_client *client,
 			*error_r = "Mailbox name is not valid modified UTF-7";
 			return NULL;
 		}
-		out = pool_strndup(client->cmd_pool, buf_cstr(&b), b.len);
+		out = pool_strndup(client->cmd.pool, buf_cstr(&b), b.len);
 		buf_free(&b);
 	}
 	if (!imap_utf8_is_valid_name(out) || out[0] == '\0') {
@@ -131,7 +131,7 @@ const char *imapd_mailbox_name_in(struct imapd_client *client,
 	if (str_ascii_has_prefix_ci(out, "INBOX") &&
 	    (out[5] == '\0' || out[5] == STORE_HIERARCHY_SEP) &&
 	    strncmp(out, "INBOX", 5) != 0) {
-		char *copy = pool_strdup(client->cmd_pool, out);
+		char *copy = pool_strdup(client->cmd.pool, out);
 		memcpy(copy, "INBOX", 5);
 		out = copy;
 	}
@@ -283,7 +283,6 @@ void imapd_client_ref(struct imapd_client *client)
 static void client_free(struct imapd_client *client)
 {
 	imap_parser_destroy(&client->parser);
-	pool_destroy(&client->cmd_pool);
 	imap_seqset_free(&client->saved);
 	i_free(client->username);
 	free(client);
@@ -328,8 +327,8 @@ void imapd_cmd_reply(struct imapd_client *client, const char *status,
 	client->busy = false;
 	client->no_expunge = false;
 	client->command = NULL;
+	/* The command's memory is the parser's: cleared at the next feed. */
 	memset(&client->cmd, 0, sizeof(client->cmd));
-	pool_clear(client->cmd_pool);
 	if (client->state == IMAPD_STATE_LOGOUT) {
 		conn_close_after_flush(client->conn, "logout");
 		return;
@@ -344,12 +343,12 @@ static void client_dispatch(struct imapd_client *client,
 	const struct imapd_command *c = imapd_command_find(pcmd->name);
 	unsigned state_flag;
 
-	client->cmd.tag = pool_strdup(client->cmd_pool, pcmd->tag);
-	client->cmd.name = pool_strdup(client->cmd_pool, pcmd->name);
+	client->cmd.pool = imap_parser_command_pool(client->parser);
+	client->cmd.tag = pcmd->tag;
+	client->cmd.name = pcmd->name;
 	client->cmd.uid = pcmd->uid;
 	client->cmd.args = pcmd->args;
 	client->cmd.args_count = pcmd->args_count;
-	client->cmd.pool = client->cmd_pool;
 	client->busy = true;
 
 	if (c == NULL || (pcmd->uid && (c->flags & IMAPD_CMD_UID) == 0)) {
@@ -481,7 +480,6 @@ static void imapd_on_connect(struct conn *conn)
 	client->sid = conn_sid(conn);
 	client->refcount = 1;
 	client->target = net_loop_completion_target(conn_loop(conn));
-	client->cmd_pool = pool_create("imap cmd", 1024);
 	imap_parser_settings_default(&set);
 	set.max_line_length = IMAPD_MAX_LINE;
 	set.max_append_literal_size = svc->max_message_size;

@@ -45,7 +45,8 @@ enum imapd_cmd_flags {
 #define IMAPD_CMD_AUTHED (IMAPD_CMD_AUTH | IMAPD_CMD_SELECTED)
 
 struct imapd_cmd {
-	/* Copied into cmd_pool: valid until the tagged reply. */
+	/* In the parser's command pool: valid until the tagged reply (input
+	 * is paused meanwhile, so the parser is not fed). */
 	const char *tag;
 	const char *name;
 	bool uid;
@@ -126,7 +127,6 @@ struct imapd_client {
 	struct imap_parser *parser;
 	enum imapd_state state;
 	enum imapd_input_mode input;
-	struct pool *cmd_pool;
 	struct imapd_cmd cmd;
 	const struct imapd_command *command;
 	/* A command is running (possibly waiting for the store). */
