@@ -72,7 +72,7 @@ struct completion_target imapd_client_target(struct imapd_client *client)
 const char *imapd_capabilities(struct imapd_client *client, struct buf *b)
 {
 	buf_reset(b);
-	buf_append_str(b, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE "
+	buf_append_str(b, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE MULTIAPPEND "
 			  "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
 			  "LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
 			  "SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT CONDSTORE");

@@ -81,7 +81,7 @@ def ok(res):
 def test_greeting_capability_noop_logout(imap):
     c = connect(imap)
     caps = c.capabilities
-    for cap in ("IMAP4REV1", "IMAP4REV2", "IDLE", "UIDPLUS", "MOVE",
+    for cap in ("IMAP4REV1", "IMAP4REV2", "IDLE", "UIDPLUS", "MOVE", "MULTIAPPEND",
                 "LITERAL+", "SASL-IR", "STARTTLS", "AUTH=PLAIN"):
         assert cap in caps
     assert "LOGINDISABLED" not in caps  # loopback counts as secure
