@@ -33,6 +33,10 @@ static int daemon_queue_start(struct daemon *d, struct net_loops *loops,
 		.command_timeout = c->outbound.command_timeout,
 		.data_timeout = c->outbound.data_timeout,
 		.max_sessions = c->outbound.max_sessions,
+		.relayhost = c->outbound.relayhost,
+		.relay_user = c->outbound.relay_user,
+		.relay_password_file = c->outbound.relay_password_file,
+		.relay_require_tls = c->outbound.relay_require_tls,
 	};
 	d->queue = queue_daemon_create(loops, d->store, &set, error_r);
 	return d->queue == NULL ? -1 : 1;

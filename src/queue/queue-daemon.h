@@ -31,6 +31,11 @@ struct queue_daemon_settings {
 	bool no_delay_notify;
 	unsigned connect_timeout, command_timeout, data_timeout;
 	unsigned max_sessions;
+	/* Smarthost "HOST:PORT" or "[HOST]:PORT"; NULL/"" = MX delivery. */
+	const char *relayhost;
+	const char *relay_user;          /* NULL/"" = no AUTH */
+	const char *relay_password_file; /* first line is the password */
+	bool relay_require_tls;
 };
 
 /* Returns NULL with *error_r when the static zone can't be read or the TLS

@@ -535,7 +535,9 @@ static void queue_job_start_addr(struct queue_job *job)
 	if (job->no_tls)
 		cset.ssl_ctx = NULL;
 	job->client = smtp_client_create(queue->base, &cset, &cmsg);
-	smtp_client_run(job->client, addr->ip, queue->set.mx_port,
+	smtp_client_run(job->client, addr->ip,
+			queue->set.relay_host != NULL ? queue->set.relay_port
+						      : queue->set.mx_port,
 			queue->set.source_ip, queue_job_client_cb, job);
 }
 
@@ -591,8 +593,14 @@ static void queue_job_start(struct queue *queue, struct queue_msg *msg,
 	queue->jobs[queue->job_count++] = job;
 	log_debug(queue->sid, "queue-attempt", "id=%llu domain=%s rcpts=%u",
 		  (unsigned long long)msg->id, domain, job->rcpt_count);
-	job->mx = queue_mx_lookup(queue->base, queue->resolver, domain,
-				  queue->set.hostname, queue_job_mx_cb, job);
+	if (queue->set.relay_host != NULL)
+		job->mx = queue_mx_lookup_host(queue->base, queue->resolver,
+					       queue->set.relay_host,
+					       queue_job_mx_cb, job);
+	else
+		job->mx = queue_mx_lookup(queue->base, queue->resolver, domain,
+					  queue->set.hostname, queue_job_mx_cb,
+					  job);
 }
 
 static void queue_run(struct queue *queue)
@@ -654,6 +662,15 @@ struct queue *queue_create(struct event_base *base,
 	queue->set = *set;
 	queue->set.hostname = pool_strdup(pool, set->hostname);
 	queue->set.source_ip = pool_strdup(pool, set->source_ip);
+	queue->set.relay_host = set->relay_host != NULL &&
+					set->relay_host[0] != '\0'
+				? pool_strdup(pool, set->relay_host)
+				: NULL;
+	if (queue->set.relay_port == 0)
+		queue->set.relay_port = 25;
+	queue->set.client.auth_user = pool_strdup(pool, set->client.auth_user);
+	queue->set.client.auth_password =
+		pool_strdup(pool, set->client.auth_password);
 	if (queue->set.mx_port == 0)
 		queue->set.mx_port = 25;
 	if (queue->set.retry_initial_s == 0)
