@@ -16,6 +16,7 @@
 #include "timeutil.h"
 #include "store.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -156,6 +157,30 @@ static void bench_run(const char *base, unsigned writers, unsigned batch,
 	i_free(dir);
 }
 
+/* The disk's own pace in the same run: appends of size bytes, each
+ * followed by fdatasync, on one thread. */
+static double bench_fsync_baseline(const char *base, size_t size,
+				   unsigned count)
+{
+	char *path = i_strdup_printf("%s/store-bench-fsync-%d", base,
+				     (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		i_fatal("open %s: %s", path, strerror(errno));
+	char *data = i_malloc(size);
+	int64_t start = time_mono_us();
+	for (unsigned i = 0; i < count; i++) {
+		if (write(fd, data, size) != (ssize_t)size || fdatasync(fd) < 0)
+			i_fatal("write/fdatasync: %s", strerror(errno));
+	}
+	int64_t usecs = time_mono_us() - start;
+	close(fd);
+	unlink(path);
+	free(data);
+	i_free(path);
+	return count * 1e6 / (double)usecs;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = ".";
@@ -183,6 +208,8 @@ int main(int argc, char **argv)
 		i_fatal("need --accounts >= 1 and --size >= 200");
 	printf("# durable %zu-byte deliveries, synchronous=FULL, in %s\n", size,
 	       dir);
+	printf("# same-run disk baseline: %.0f appends+fdatasync/s\n",
+	       bench_fsync_baseline(dir, size, 300));
 	printf("%7s %9s %9s %12s %9s %10s %8s\n", "writers", "batch_max",
 	       "messages", "msg/s", "commits", "msg/commit", "failed");
 	for (unsigned w = 0; w < writer_count; w++) {

@@ -24,6 +24,7 @@ struct cli {
 };
 
 #define CLI_FLAG_PASSWORD_STDIN 0x1 /* accepts --password-stdin */
+#define CLI_FLAG_OPTIONS 0x2 /* other --options reach run() as arguments */
 
 struct cli_command {
 	const char *verb;
@@ -43,6 +44,8 @@ struct cli_family {
 extern const struct cli_family cli_family_domain;
 extern const struct cli_family cli_family_user;
 extern const struct cli_family cli_family_alias;
+extern const struct cli_family cli_family_import;
+extern const struct cli_family cli_family_export;
 
 /* Prints "posthorn: <message>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) ATTR_FORMAT(1, 2);

@@ -13,6 +13,8 @@ static const struct cli_family *const cli_families[] = {
 	&cli_family_domain,
 	&cli_family_user,
 	&cli_family_alias,
+	&cli_family_import,
+	&cli_family_export,
 #endif
 	NULL
 };
@@ -70,7 +72,8 @@ static int run_command(struct cli *cli, const struct cli_family *family,
 		if (strcmp(argv[i], "--password-stdin") == 0 &&
 		    (cmd->flags & CLI_FLAG_PASSWORD_STDIN) != 0) {
 			cli->password_stdin = true;
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+		} else if (argv[i][0] == '-' && argv[i][1] == '-' &&
+			   (cmd->flags & CLI_FLAG_OPTIONS) == 0) {
 			i_free(args);
 			return cli_error("unknown option for %s %s: %s", family->name,
 					 cmd->verb, argv[i]);

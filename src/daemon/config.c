@@ -580,13 +580,14 @@ static int set_value(struct config_private *cfg, const struct config_key *k,
 		return 0;
 	}
 	case CT_CHARS:
-		for (const char *p = value; *p != '\0'; p++) {
-			if (!ispunct((unsigned char)*p) || *p == '@' ||
-			    *p == '"' || *p == '\\' || strlen(value) > 8) {
-				snprintf(msg, msg_size,
-					 "expected up to 8 punctuation characters such as + or -, got %s", q);
-				return -1;
-			}
+		/* The store splits at one separator character. */
+		if (strlen(value) > 1 ||
+		    (value[0] != '\0' &&
+		     (!ispunct((unsigned char)value[0]) || value[0] == '@' ||
+		      value[0] == '"' || value[0] == '\\'))) {
+			snprintf(msg, msg_size,
+				 "expected one punctuation character such as + or -, got %s", q);
+			return -1;
 		}
 		*(char **)f = pool_strdup(cfg->pool, value);
 		return 0;

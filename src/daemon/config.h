@@ -123,7 +123,7 @@ struct config {
 		unsigned max_line_length;
 		unsigned max_header_count;
 		unsigned max_received_headers;
-		char *recipient_delimiter; /* set of characters; "" = none */
+		char *recipient_delimiter; /* one character; "" = none */
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
 	} smtp;

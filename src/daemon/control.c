@@ -84,7 +84,14 @@ static void cmd_auth_flush(struct daemon *d, char **args, unsigned count,
 static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 			   struct buf *reply)
 {
-	log_debug(NULL, "queue-wake", NULL);
+	static const char *const wake[] = { "wake" };
+	const char *error;
+	int ret = daemon_services_control(d, "queue", wake, 1, &error);
+	if (ret < 0) {
+		buf_printf(reply, "ERR %s", error);
+		return;
+	}
+	log_debug(NULL, "queue-wake", "handled=%s", ret > 0 ? "yes" : "no");
 #ifdef HAVE_QUEUE
 	if (d->queue != NULL)
 		queue_daemon_wake(d->queue);
@@ -95,12 +102,20 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 static void cmd_mailbox_changed(struct daemon *d, char **args, unsigned count,
 				struct buf *reply)
 {
+	const char *const bargs[] = { "mailbox-changed", args[0], args[1] };
+	const char *error;
 	char q1[256], q2[256];
-	/* Sessions learn about changes through the store's watches; this
-	 * announcement is for changes made by another process (import). */
-	log_info(NULL, "mailbox-changed", "account=%s mailbox=%s",
+	/* Sessions learn about their own process's changes through the
+	 * store's watches; this is for changes made by another process
+	 * (posthorn import), for the services that want to know. */
+	int ret = daemon_services_control(d, NULL, bargs, 3, &error);
+	if (ret < 0) {
+		buf_printf(reply, "ERR %s", error);
+		return;
+	}
+	log_info(NULL, "mailbox-changed", "account=%s mailbox=%s handled=%d",
 		 log_quote(q1, sizeof(q1), args[0]),
-		 log_quote(q2, sizeof(q2), args[1]));
+		 log_quote(q2, sizeof(q2), args[1]), ret);
 	buf_append_str(reply, "OK");
 }
 

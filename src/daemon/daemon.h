@@ -61,6 +61,12 @@ int daemon_listeners_start(struct daemon *d, const char **error_r);
 void daemon_listeners_describe(struct daemon *d, struct buf *out);
 /* The banner's lines: one per configured listener, with its state. */
 void daemon_listeners_banner(struct daemon *d, struct buf *out);
+/* Hands a control socket command to the running services' control()
+ * callbacks: to the service called name, or to all when name is NULL.
+ * Returns how many handled it, or -1 with *error_r. */
+int daemon_services_control(struct daemon *d, const char *name,
+			    const char *const *args, unsigned count,
+			    const char **error_r);
 /* SIGHUP: new configuration (already validated) and certificates. */
 void daemon_listeners_reload(struct daemon *d, struct config *config);
 /* Shutdown: closes listeners, lets in-flight work finish, joins the I/O

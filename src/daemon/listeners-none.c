@@ -50,3 +50,10 @@ void daemon_listeners_stop(struct daemon *d)
 void daemon_listeners_free(struct daemon *d)
 {
 }
+
+int daemon_services_control(struct daemon *d, const char *name,
+			    const char *const *args, unsigned count,
+			    const char **error_r)
+{
+	return 0;
+}

@@ -57,12 +57,22 @@ struct daemon_role {
 	struct net_listener **listeners;
 };
 
+#define DAEMON_BACKGROUND_MAX 8
+
+struct daemon_background {
+	const struct service *service;
+	void *context;
+	bool inited;
+};
+
 struct daemon_listeners {
 	struct net_loops *loops;
 	struct tls_ctx *tls;
 	bool selfsigned;
 	struct service_env env;
 	struct daemon_role roles[CONFIG_LISTEN_COUNT];
+	unsigned background_count;
+	struct daemon_background background[DAEMON_BACKGROUND_MAX];
 };
 
 static const char *const role_descriptions[CONFIG_LISTEN_COUNT] = {
@@ -168,6 +178,20 @@ static int role_open(struct daemon *d, struct daemon_listeners *dl,
 	return 1;
 }
 
+static void background_collect(const struct service *service, void *ctx)
+{
+	struct daemon_listeners *dl = ctx;
+	if (!service->background)
+		return;
+	if (dl->background_count == DAEMON_BACKGROUND_MAX) {
+		log_error(NULL, "service-skipped",
+			  "service=%s reason=\"too many background services\"",
+			  service->name);
+		return;
+	}
+	dl->background[dl->background_count++].service = service;
+}
+
 int daemon_listeners_open(struct daemon *d, const char **error_r)
 {
 	const struct config *c = d->config;
@@ -210,7 +234,53 @@ int daemon_listeners_open(struct daemon *d, const char **error_r)
 		if (role_open(d, dl, role, error_r) < 0)
 			return -1;
 	}
+
+	service_foreach(background_collect, dl);
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->service->init != NULL &&
+		    bg->service->init(&dl->env, &bg->context, error_r) < 0)
+			return -1;
+		bg->inited = true;
+		log_info(NULL, "service-started", "service=%s background=yes",
+			 bg->service->name);
+	}
 	return 1;
+}
+
+int daemon_services_control(struct daemon *d, const char *name,
+			    const char *const *args, unsigned count,
+			    const char **error_r)
+{
+	struct daemon_listeners *dl = d->listeners;
+	int handled = 0;
+	if (dl == NULL)
+		return 0;
+	for (unsigned l = 0; l < CONFIG_LISTEN_COUNT + dl->background_count; l++) {
+		const struct service *service;
+		void *context;
+		if (l < CONFIG_LISTEN_COUNT) {
+			if (!dl->roles[l].service_inited)
+				continue;
+			service = dl->roles[l].service;
+			context = dl->roles[l].service_context;
+		} else {
+			const struct daemon_background *bg =
+				&dl->background[l - CONFIG_LISTEN_COUNT];
+			if (!bg->inited)
+				continue;
+			service = bg->service;
+			context = bg->context;
+		}
+		if (service->control == NULL ||
+		    (name != NULL && strcmp(service->name, name) != 0))
+			continue;
+		int ret = service->control(context, args, count, error_r);
+		if (ret < 0)
+			return -1;
+		handled += ret;
+	}
+	return handled;
 }
 
 int daemon_listeners_start(struct daemon *d, const char **error_r)
@@ -297,6 +367,11 @@ void daemon_listeners_reload(struct daemon *d, struct config *config)
 		if (role->service_inited && role->service->reload != NULL)
 			role->service->reload(role->service_context, config);
 	}
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->inited && bg->service->reload != NULL)
+			bg->service->reload(bg->context, config);
+	}
 }
 
 void daemon_listeners_stop(struct daemon *d)
@@ -320,6 +395,12 @@ void daemon_listeners_stop(struct daemon *d)
 		if (role->service_inited && role->service->deinit != NULL)
 			role->service->deinit(role->service_context);
 		role->service_inited = false;
+	}
+	for (unsigned i = 0; i < dl->background_count; i++) {
+		struct daemon_background *bg = &dl->background[i];
+		if (bg->inited && bg->service->deinit != NULL)
+			bg->service->deinit(bg->context);
+		bg->inited = false;
 	}
 }
 

@@ -67,7 +67,8 @@ struct service {
 	const char *too_many_message;
 
 	/* Optional. Called once on the main thread before the listener
-	 * opens. *context_r becomes conn_service_context() for every
+	 * opens (as root when posthornd starts as root: the privilege drop
+	 * comes after, so root-only files can be read here). *context_r becomes conn_service_context() for every
 	 * connection. Returns 0, or -1 with *error_r: posthornd then refuses
 	 * to start. */
 	int (*init)(const struct service_env *env, void **context_r,
@@ -78,6 +79,20 @@ struct service {
 	void (*reload)(void *context, struct config *config);
 	/* Optional. After the I/O loops have stopped (no connection left). */
 	void (*deinit)(void *context);
+
+	/* A background service answers on no listener (the outbound queue,
+	 * say): posthornd initialises it at start-up whatever [listen] says,
+	 * with handlers NULL. It may run on a loop of env->loops (post its
+	 * start there with net_loop_post(); posts wait until the loops run). */
+	bool background;
+	/* Optional. A control socket command for this service, on the main
+	 * thread; it must not block. args[0] is the verb: "queue-wake" goes
+	 * to the service named "queue" as "wake"; "mailbox-changed ADDRESS
+	 * MAILBOX" goes to every service as args "mailbox-changed", ADDRESS,
+	 * MAILBOX. Returns 1 when handled, 0 when the command is not for it,
+	 * -1 with *error_r (static text) on failure. */
+	int (*control)(void *context, const char *const *args, unsigned count,
+		       const char **error_r);
 };
 
 /* Lists provided by protocol modules (see above). */

@@ -15,7 +15,6 @@ static void append_done(struct imapd_client *client, struct store_txn *txn,
 	struct buf b = BUF_INIT;
 	uint32_t uidvalidity = 0;
 
-	(void)ctx;
 	if (err != STORE_OK) {
 		imapd_cmd_reply(client, "NO", "%s", imapd_store_error_text(err, text));
 		return;
@@ -26,6 +25,8 @@ static void append_done(struct imapd_client *client, struct store_txn *txn,
 		imap_seqset_add(&uids, r->uid);
 	}
 	imap_seqset_write(&uids, &b);
+	if (client->mbox != NULL && client->mbox->id == *(const int64_t *)ctx)
+		imapd_mailbox_sync_new(client);
 	imapd_cmd_reply(client, "OK", "[APPENDUID %u %s] APPEND completed",
 			uidvalidity, buf_cstr(&b));
 	imap_seqset_free(&uids);
@@ -100,7 +101,10 @@ void imapd_cmd_append(struct imapd_client *client, struct imapd_cmd *cmd)
 		buf_free(&kw);
 		i++;
 	}
-	imapd_txn_commit(client, txn, append_done, NULL);
+	/* ctx: the target mailbox, to announce new messages if selected. */
+	int64_t *target = p_new(cmd->pool, int64_t, 1);
+	*target = box->id;
+	imapd_txn_commit(client, txn, append_done, target);
 	return;
 bad:
 	store_txn_destroy(&txn);

@@ -52,24 +52,38 @@ static void delay_done(evutil_socket_t fd, short what, void *context)
 static void auth_finish(struct imapd_client *client,
 			const struct auth_result *result)
 {
+	/* result may live inside the session: copy what is needed before
+	 * the session goes. */
+	enum auth_status status = result->status;
+	int64_t account_id = result->account_id;
+	unsigned delay_ms = result->delay_ms;
+	char *username = i_strdup(result->username);
+	char *challenge = i_strdup(result->challenge);
 	struct buf b = BUF_INIT;
 
 	client->input = IMAPD_INPUT_COMMAND;
-	switch (result->status) {
-	case AUTH_STATUS_SUCCESS:
-		client->state = IMAPD_STATE_AUTH;
-		client->account_id = result->account_id;
-		client->username = i_strdup(result->username);
+	if (status != AUTH_STATUS_CONTINUE && status != AUTH_STATUS_PENDING)
 		auth_session_destroy(&client->auth);
+	switch (status) {
+	case AUTH_STATUS_SUCCESS:
+		if (!imapd_user_session_add(account_id)) {
+			imapd_cmd_reply(client, "NO",
+					"[LIMIT] Too many sessions for this user");
+			break;
+		}
+		client->session_counted = true;
+		client->state = IMAPD_STATE_AUTH;
+		client->account_id = account_id;
+		client->username = username;
+		username = NULL;
 		log_info(client->sid, "login", "user=%s", client->username);
 		imapd_cmd_reply(client, "OK", "[CAPABILITY %s] Logged in",
 				imapd_capabilities(client, &b));
 		break;
 	case AUTH_STATUS_FAILURE:
-		auth_session_destroy(&client->auth);
-		if (result->delay_ms > 0) {
-			struct timeval tv = { (time_t)(result->delay_ms / 1000),
-					      (suseconds_t)(result->delay_ms % 1000) * 1000 };
+		if (delay_ms > 0) {
+			struct timeval tv = { (time_t)(delay_ms / 1000),
+					      (suseconds_t)(delay_ms % 1000) * 1000 };
 			client->delay_reply = i_strdup(
 				"[AUTHENTICATIONFAILED] Authentication failed");
 			client->delay_timer = evtimer_new(
@@ -84,21 +98,18 @@ static void auth_finish(struct imapd_client *client,
 		}
 		break;
 	case AUTH_STATUS_TEMPFAIL:
-		auth_session_destroy(&client->auth);
 		imapd_cmd_reply(client, "NO",
 				"[UNAVAILABLE] Temporary authentication failure");
 		break;
 	case AUTH_STATUS_ABORTED:
-		auth_session_destroy(&client->auth);
 		imapd_cmd_reply(client, "BAD", "Authentication cancelled");
 		break;
 	case AUTH_STATUS_BAD_RESPONSE:
-		auth_session_destroy(&client->auth);
 		imapd_cmd_reply(client, "BAD", "Malformed authentication data");
 		break;
 	case AUTH_STATUS_CONTINUE:
 		client->input = IMAPD_INPUT_AUTHENTICATE;
-		imapd_printf(client, "+ %s\r\n", result->challenge);
+		imapd_printf(client, "+ %s\r\n", challenge == NULL ? "" : challenge);
 		if (conn_is_paused(client->conn))
 			conn_resume(client->conn);
 		break;
@@ -107,6 +118,8 @@ static void auth_finish(struct imapd_client *client,
 		imapd_cmd_async(client);
 		break;
 	}
+	i_free(username);
+	i_free(challenge);
 	buf_free(&b);
 }
 

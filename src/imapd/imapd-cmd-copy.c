@@ -5,15 +5,24 @@
 /* COPY (RFC 9051 section 6.4.7) and MOVE (RFC 6851) with COPYUID (RFC
  * 4315). Bodies are shared by the store, never copied. */
 
+struct copy_ctx {
+	bool move;
+	int64_t dst_id;
+};
+
 static void copy_done(struct imapd_client *client, struct store_txn *txn,
-		      void *ctx)
+		      void *context)
 {
-	bool move = ctx != NULL;
+	struct copy_ctx *ctx = context;
+	bool move = ctx->move;
+	int64_t dst_id = ctx->dst_id;
 	const char *text;
 	enum store_error err = store_txn_error(txn, &text);
 	struct imap_seqset src = IMAP_SEQSET_INIT, dst = IMAP_SEQSET_INIT;
 	struct buf s = BUF_INIT, d = BUF_INIT;
 
+	if (client->mbox != NULL && client->mbox->id == dst_id && err == STORE_OK)
+		imapd_mailbox_sync_new(client);
 	if (err != STORE_OK) {
 		imapd_cmd_reply(client, "NO", "%s", err == STORE_ERR_NOT_FOUND ?
 				"[TRYCREATE] Destination mailbox does not exist" :
@@ -100,5 +109,8 @@ void imapd_cmd_copy(struct imapd_client *client, struct imapd_cmd *cmd)
 	store_txn_copy(txn, client->mbox->id, ranges, (unsigned)uids.count,
 		       box->id, move);
 	imap_seqset_free(&uids);
-	imapd_txn_commit(client, txn, copy_done, move ? (void *)1 : NULL);
+	struct copy_ctx *ctx = p_new(cmd->pool, struct copy_ctx, 1);
+	ctx->move = move;
+	ctx->dst_id = box->id;
+	imapd_txn_commit(client, txn, copy_done, ctx);
 }

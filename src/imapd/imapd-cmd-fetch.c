@@ -25,6 +25,7 @@ struct fetch_ctx {
 	uint32_t next_seq;
 	bool add_uid;
 	bool set_seen;
+	bool metadata_only;
 	struct imap_seqset seen_uids;
 	struct pool *msg_pool;
 };
@@ -78,6 +79,7 @@ static void header_filter(const uint8_t *h, size_t len,
 			  const struct imap_fetch_item *item, struct buf *out)
 {
 	bool not = item->text == IMAP_SECTION_HEADER_FIELDS_NOT;
+	bool blank = false;
 	size_t pos = 0;
 
 	while (pos < len) {
@@ -90,16 +92,16 @@ static void header_filter(const uint8_t *h, size_t len,
 				break;
 		}
 		pos = end;
-		if (h[start] == '\r' || h[start] == '\n')
-			break; /* the blank line */
+		if (h[start] == '\r' || h[start] == '\n') {
+			blank = true; /* the blank line */
+			break;
+		}
 		const uint8_t *colon = memchr(h + start, ':', end - start);
-		if (colon == NULL)
-			continue;
-		size_t nlen = (size_t)(colon - (h + start));
+		size_t nlen = colon == NULL ? 0 : (size_t)(colon - (h + start));
 		while (nlen > 0 && (h[start + nlen - 1] == ' ' || h[start + nlen - 1] == '\t'))
 			nlen--;
 		bool match = false;
-		for (size_t i = 0; i < item->fields_count && !match; i++) {
+		for (size_t i = 0; colon != NULL && i < item->fields_count && !match; i++) {
 			match = strlen(item->fields[i]) == nlen &&
 				str_ascii_ncmp_ci(item->fields[i],
 						  (const char *)h + start, nlen) == 0;
@@ -110,7 +112,10 @@ static void header_filter(const uint8_t *h, size_t len,
 				buf_append_str(out, "\r\n");
 		}
 	}
-	buf_append_str(out, "\r\n");
+	/* As Dovecot: HEADER.FIELDS always ends with the blank line,
+	 * HEADER.FIELDS.NOT only when the header had one. */
+	if (blank || !not)
+		buf_append_str(out, "\r\n");
 }
 
 static int b64val(uint8_t c)
@@ -232,6 +237,11 @@ static const struct mime_part *find_part(const struct mime_part *root,
 			if (part->children == NULL)
 				return NULL;
 			part = part->children;
+			if ((part->flags & MIME_PART_FLAG_MULTIPART) == 0) {
+				if (n != 1)
+					return NULL;
+				continue;
+			}
 		}
 		if ((part->flags & MIME_PART_FLAG_MULTIPART) != 0) {
 			const struct mime_part *c = part->children;
@@ -240,11 +250,29 @@ static const struct mime_part *find_part(const struct mime_part *root,
 			if (c == NULL)
 				return NULL;
 			part = c;
-		} else if (n != 1) {
+		} else if (n != 1 || (i > 0 && part == root)) {
+			/* A leaf is its own part 1 (as Dovecot has it), but
+			 * a single-part message has only part 1. */
 			return NULL;
 		}
 	}
 	return part;
+}
+
+/* A part's header as IMAP shows it: when the next boundary follows the
+ * header directly (an empty body), the CRLF before it is the boundary's,
+ * not the header's (RFC 2046 section 5.1.1; Dovecot agrees). */
+static size_t header_len(const uint8_t *data, size_t len,
+			 const struct mime_part *part)
+{
+	size_t hsize = (size_t)part->header_size;
+	size_t end = (size_t)part->header_offset + hsize;
+
+	if (part->body_size == 0 && hsize >= 2 && end + 2 <= len &&
+	    memcmp(data + end - 2, "\r\n", 2) == 0 &&
+	    memcmp(data + end, "--", 2) == 0)
+		hsize -= 2;
+	return hsize;
 }
 
 /* Computes the content of a BODY/BINARY section into out (before the
@@ -316,11 +344,15 @@ static int section_content(struct imapd_client *client,
 			buf_append(out, data + part->body_offset, (size_t)part->body_size);
 			return 1;
 		}
-		if (cte_decode(part_cte(part), data + part->body_offset,
+		const char *cte = part_cte(part);
+		if (cte_decode(cte, data + part->body_offset,
 			       (size_t)part->body_size, out) < 0)
 			return -2; /* UNKNOWN-CTE */
-		*binary_r = memchr(out->data == NULL ? (uint8_t *)"" : out->data, 0,
-				   out->len) != NULL;
+		/* Decoded content goes as literal8 (as Dovecot does), and so
+		 * does anything holding NUL. */
+		*binary_r = (cte != NULL && (str_ascii_eq_ci(cte, "base64") ||
+					     str_ascii_eq_ci(cte, "quoted-printable"))) ||
+			    (out->len > 0 && memchr(out->data, 0, out->len) != NULL);
 		return 1;
 	}
 	switch (item->text) {
@@ -328,7 +360,8 @@ static int section_content(struct imapd_client *client,
 		buf_append(out, data + part->body_offset, (size_t)part->body_size);
 		return 1;
 	case IMAP_SECTION_MIME:
-		buf_append(out, data + part->header_offset, (size_t)part->header_size);
+		buf_append(out, data + part->header_offset,
+			   header_len(data, len, part));
 		return 1;
 	default:
 		break;
@@ -340,7 +373,7 @@ static int section_content(struct imapd_client *client,
 	if (item->text == IMAP_SECTION_TEXT)
 		buf_append(out, data + m->body_offset, (size_t)m->body_size);
 	else if (item->text == IMAP_SECTION_HEADER)
-		buf_append(out, data + m->header_offset, (size_t)m->header_size);
+		buf_append(out, data + m->header_offset, header_len(data, len, m));
 	else
 		header_filter(data + m->header_offset, (size_t)m->header_size, item, out);
 	return 1;
@@ -353,22 +386,21 @@ static void write_literal(struct buf *b, const uint8_t *data, size_t len,
 	buf_append(b, data, len);
 }
 
-static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
-		      uint32_t seq, struct buf *b)
+/* Writes one message's FETCH response from its metadata (and, for items
+ * that need them, the cached strings and body). */
+static bool fetch_write(struct imapd_client *client, struct fetch_ctx *ctx,
+			uint32_t seq, const struct store_message_info *infop,
+			struct buf *b)
 {
-	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t uid = mbox->uids[seq - 1];
-	struct store_message_info info;
-	const char *error;
+	const struct store_message_info info = *infop;
+	uint32_t uid = info.msg.uid;
 	bool first = true, flags_sent = false;
 	struct pool *pool = ctx->msg_pool;
 	int ret;
 
-	pool_clear(pool);
-	ret = store_message_get(client->svc->store, mbox->id, uid, pool, &info,
-				&error);
-	if (ret <= 0)
-		return ret == 0; /* expunged meanwhile: nothing to say */
+	if (ctx->items.changedsince > 0 &&
+	    info.msg.modseq <= ctx->items.changedsince)
+		return true; /* RFC 7162 section 3.1.4.1 */
 
 	uint32_t flags = info.msg.flags;
 	if (ctx->set_seen && (flags & STORE_FLAG_SEEN) == 0) {
@@ -450,7 +482,8 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 				buf_printf(b, "%s %zu", item->response_name,
 					   ret == 0 ? (size_t)0 : content.len);
 			} else if (ret == 0) {
-				buf_printf(b, "%s NIL", item->response_name);
+				/* As Dovecot: a missing part is empty, not NIL. */
+				buf_printf(b, "%s {0}\r\n", item->response_name);
 			} else {
 				const uint8_t *d = content.data == NULL ?
 					(const uint8_t *)"" : content.data;
@@ -483,6 +516,77 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 #undef SEP
 	buf_append_str(b, ")\r\n");
 	return true;
+}
+
+static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
+		      uint32_t seq, struct buf *b)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_info info;
+	const char *error;
+	int ret;
+
+	pool_clear(ctx->msg_pool);
+	ret = store_message_get(client->svc->store, mbox->id, mbox->uids[seq - 1],
+				ctx->msg_pool, &info, &error);
+	if (ret <= 0)
+		return ret == 0; /* expunged meanwhile: nothing to say */
+	return fetch_write(client, ctx, seq, &info, b);
+}
+
+/* Items answered from the message list alone (no cached strings, no
+ * body): a range is read with one iterator instead of one lookup per
+ * message, the common "FETCH 1:* (UID FLAGS)" of a syncing client. */
+static bool items_metadata_only(const struct imap_fetch_items *items)
+{
+	for (size_t i = 0; i < items->count; i++) {
+		switch (items->items[i].type) {
+		case IMAP_FETCH_FLAGS:
+		case IMAP_FETCH_UID:
+		case IMAP_FETCH_INTERNALDATE:
+		case IMAP_FETCH_RFC822_SIZE:
+		case IMAP_FETCH_MODSEQ:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+#define FETCH_ITER_CHUNK 1000
+
+/* Seqs [first, last] (last >= first, within the view). Returns the
+ * next seq to do. */
+static uint32_t fetch_metadata_chunk(struct imapd_client *client,
+				     struct fetch_ctx *ctx, uint32_t first,
+				     uint32_t last, struct buf *b)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message_info info;
+	const char *error;
+	uint32_t seq = first;
+
+	if (last - first >= FETCH_ITER_CHUNK)
+		last = first + FETCH_ITER_CHUNK - 1;
+	memset(&info, 0, sizeof(info));
+	info.envelope = info.bodystructure = info.body = "";
+	iter = store_message_iter_init(client->svc->store, mbox->id,
+				       mbox->uids[first - 1], mbox->uids[last - 1],
+				       0);
+	while (seq <= last && store_message_iter_next(iter, &info.msg) > 0) {
+		while (seq <= last && mbox->uids[seq - 1] < info.msg.uid)
+			seq++; /* expunged meanwhile */
+		if (seq > last)
+			break;
+		if (mbox->uids[seq - 1] != info.msg.uid)
+			continue; /* not (yet) in this session's view */
+		(void)fetch_write(client, ctx, seq, &info, b);
+		seq++;
+	}
+	(void)store_message_iter_deinit(&iter, &error);
+	return last + 1;
 }
 
 static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
@@ -532,13 +636,17 @@ static void fetch_continue(struct imapd_client *client)
 			ctx->range_idx++;
 			continue;
 		}
-		if (!fetch_one(client, ctx, ctx->next_seq, &b)) {
+		if (ctx->metadata_only) {
+			ctx->next_seq = fetch_metadata_chunk(client, ctx, ctx->next_seq,
+				MIN(r->hi, client->mbox->count), &b);
+		} else if (!fetch_one(client, ctx, ctx->next_seq, &b)) {
 			buf_free(&b);
 			imapd_fetch_free(client);
 			imapd_cmd_reply(client, "NO", "[SERVERBUG] Cannot read message");
 			return;
+		} else {
+			ctx->next_seq++;
 		}
-		ctx->next_seq++;
 		if (b.len > 0)
 			imapd_write_buf(client, &b);
 		if (conn_output_pending(client->conn) > FETCH_OUTPUT_MAX) {
@@ -579,5 +687,6 @@ void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 	}
 	ctx->add_uid = cmd->uid;
 	ctx->set_seen = ctx->items.sets_seen && !client->mbox->readonly;
+	ctx->metadata_only = items_metadata_only(&ctx->items);
 	fetch_continue(client);
 }

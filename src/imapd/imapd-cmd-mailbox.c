@@ -322,6 +322,17 @@ static bool subscribed(const char *const *subs, unsigned count, const char *name
 	return false;
 }
 
+static bool has_subscribed_child(const char *const *subs, unsigned count,
+				 const char *name)
+{
+	size_t n = strlen(name);
+	for (unsigned i = 0; i < count; i++) {
+		if (strncmp(subs[i], name, n) == 0 && subs[i][n] == STORE_HIERARCHY_SEP)
+			return true;
+	}
+	return false;
+}
+
 void imapd_cmd_list(struct imapd_client *client, struct imapd_cmd *cmd)
 {
 	bool lsub = strcmp(cmd->name, "LSUB") == 0;
@@ -365,7 +376,11 @@ void imapd_cmd_list(struct imapd_client *client, struct imapd_cmd *cmd)
 
 		if (!name_matches(client, &la, box->name, cmd->pool))
 			continue;
-		if (sel_subscribed && !is_sub)
+		/* RFC 5258 section 3.5: with RECURSIVEMATCH a parent of a
+		 * subscribed mailbox is listed with CHILDINFO. */
+		bool childinfo = (la.select & IMAP_LIST_SEL_RECURSIVEMATCH) != 0 &&
+				 has_subscribed_child(subs, sub_count, box->name);
+		if (sel_subscribed && !is_sub && !childinfo)
 			continue;
 		if ((la.select & IMAP_LIST_SEL_SPECIAL_USE) != 0 &&
 		    box->special_use == STORE_SPECIAL_NONE)
@@ -386,6 +401,10 @@ void imapd_cmd_list(struct imapd_client *client, struct imapd_cmd *cmd)
 			}
 		}
 		list_line(client, &b, cmd->name, buf_cstr(&attrs), box->name);
+		if (childinfo) {
+			b.len -= 2; /* before the CRLF */
+			buf_append_str(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+		}
 		if ((la.ret & IMAP_LIST_RET_STATUS) != 0)
 			(void)status_write(client, &b, box->name, box->id,
 					   la.status_items);

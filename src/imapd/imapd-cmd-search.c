@@ -3,6 +3,7 @@
 #include "strutil.h"
 #include "store.h"
 #include "message-date.h"
+#include "rfc2047.h"
 #include "imap-args.h"
 #include "imap-search.h"
 
@@ -16,46 +17,66 @@ struct search_msg {
 	struct pool *pool;
 	struct imapd_client *client;
 	/* Loaded on demand. */
-	bool have_body;
+	bool have_body, complete;
 	const uint8_t *data;
 	size_t size, header_size;
 };
 
-static bool load_body(struct search_msg *m)
+static size_t find_header_end(const uint8_t *data, size_t len)
+{
+	/* The header ends after the first empty line. */
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (data[i] == '\n' && (data[i + 1] == '\n' ||
+					(data[i + 1] == '\r' && i + 2 < len &&
+					 data[i + 2] == '\n')))
+			return i + 1 + (data[i + 1] == '\r' ? 2 : 1);
+	}
+	return 0;
+}
+
+#define SEARCH_HEADER_CHUNK (16 * 1024)
+
+/* Reads the whole message (full = true) or only as far as its header
+ * goes, so header keys never read attachments. */
+static bool load(struct search_msg *m, bool full)
 {
 	struct store_body *body;
 	const char *error;
 
-	if (m->have_body)
+	if (m->have_body && (m->complete || !full))
 		return m->data != NULL;
-	m->have_body = true;
 	if (store_body_open(m->client->svc->store, m->msg->body_id, &body,
-			    &error) <= 0)
+			    &error) <= 0) {
+		m->have_body = true;
+		m->complete = true;
 		return false;
+	}
 	uint64_t size = store_body_size(body);
 	uint8_t *data = pool_alloc(m->pool, (size_t)size + 1);
-	size_t got = 0;
+	size_t got = 0, hend = 0;
 	while (got < size) {
-		ssize_t n = store_body_read(body, got, data + got,
-					    (size_t)size - got, &error);
+		size_t want = full ? (size_t)size - got
+				   : MIN((size_t)size - got, SEARCH_HEADER_CHUNK);
+		ssize_t n = store_body_read(body, got, data + got, want, &error);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
+		if (!full && (hend = find_header_end(data, got)) > 0)
+			break;
 	}
 	store_body_close(&body);
+	m->have_body = true;
+	m->complete = full || got >= size;
 	m->data = data;
 	m->size = got;
-	/* The header ends at the first empty line. */
-	m->header_size = got;
-	for (size_t i = 0; i + 1 < got; i++) {
-		if (data[i] == '\n' && (data[i + 1] == '\n' ||
-					(data[i + 1] == '\r' && i + 2 < got &&
-					 data[i + 2] == '\n'))) {
-			m->header_size = i + 1 + (data[i + 1] == '\r' ? 2 : 1);
-			break;
-		}
-	}
+	hend = find_header_end(data, got);
+	m->header_size = hend > 0 ? hend : got;
 	return true;
+}
+
+static bool load_body(struct search_msg *m)
+{
+	return load(m, true);
 }
 
 /* Finds header field `name` and matches value as a substring of any of
@@ -67,7 +88,7 @@ static bool header_match(struct search_msg *m, const char *name,
 	const uint8_t *h;
 	size_t len, pos = 0, nlen = strlen(name);
 
-	if (!load_body(m))
+	if (!load(m, false))
 		return false;
 	h = m->data;
 	len = m->header_size;
@@ -89,7 +110,11 @@ static bool header_match(struct search_msg *m, const char *name,
 				*first_len_r = vlen;
 				return true;
 			}
-			if (imap_search_substr_match(v, vlen, value))
+			/* Encoded words are matched decoded (RFC 9051 6.4.4:
+			 * strings are matched as characters). */
+			const char *dec = rfc2047_decode(m->pool, (const uint8_t *)v,
+							 vlen);
+			if (imap_search_substr_match(dec, strlen(dec), value))
 				return true;
 		}
 	}

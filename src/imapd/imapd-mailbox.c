@@ -25,8 +25,16 @@ static void watch_callback(void *ctx, int64_t mailbox_id,
 	struct imapd_mailbox *mbox = client->mbox;
 
 	(void)mailbox_id;
-	if (mbox == NULL)
+	if (mbox == NULL || conn_is_closed(client->conn))
 		return;
+	if (mbox->pending_count + count > IMAPD_MAX_PENDING_CHANGES) {
+		/* A session that never asks would hold every change made to
+		 * a busy mailbox: make it resynchronise instead. */
+		conn_write_str(client->conn,
+			       "* BYE Too many unreported changes, please reconnect\r\n");
+		conn_close_after_flush(client->conn, "too many changes");
+		return;
+	}
 	for (unsigned i = 0; i < count; i++) {
 		if (mbox->pending_count == mbox->pending_cap) {
 			mbox->pending_cap = mbox->pending_cap == 0 ? 16 : mbox->pending_cap * 2;
@@ -224,6 +232,30 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 	if (b.len > 0)
 		imapd_write_buf(client, &b);
 	buf_free(&b);
+}
+
+void imapd_mailbox_sync_new(struct imapd_client *client)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message msg;
+	const char *error;
+	uint32_t old = mbox->count;
+	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
+
+	/* UIDs ascend in commit order and a read sees every batch up to the
+	 * one just completed, so nothing below the new last UID can still
+	 * be on its way. */
+	iter = store_message_iter_init(client->svc->store, mbox->id, last + 1,
+				       0, 0);
+	while (store_message_iter_next(iter, &msg) > 0)
+		view_append(mbox, msg.uid);
+	(void)store_message_iter_deinit(&iter, &error);
+	if (mbox->count != old) {
+		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
+		if (!client->rev2)
+			imapd_printf(client, "* %u RECENT\r\n", recent_count(client));
+	}
 }
 
 int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,

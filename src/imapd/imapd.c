@@ -14,6 +14,7 @@
 #include "imap-utf7.h"
 
 #include <event2/event.h>
+#include <pthread.h>
 
 #define IMAPD_MAX_LINE (64 * 1024)
 #define IMAPD_DEFAULT_MAX_MESSAGE (50 * 1024 * 1024)
@@ -174,6 +175,57 @@ const char *imapd_store_error_text(int store_error, const char *text)
 	}
 	(void)text;
 	return "[UNAVAILABLE] Temporary failure, try again later";
+}
+
+/* --- sessions per user (all loops) --- */
+
+struct user_sessions {
+	int64_t account_id;
+	unsigned count;
+};
+static pthread_mutex_t user_sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct user_sessions *user_sessions;
+static size_t user_sessions_count, user_sessions_cap;
+
+bool imapd_user_session_add(int64_t account_id)
+{
+	bool ok = true;
+	size_t i;
+
+	pthread_mutex_lock(&user_sessions_lock);
+	for (i = 0; i < user_sessions_count; i++) {
+		if (user_sessions[i].account_id == account_id)
+			break;
+	}
+	if (i == user_sessions_count) {
+		if (user_sessions_count == user_sessions_cap) {
+			user_sessions_cap = user_sessions_cap == 0 ? 16 : user_sessions_cap * 2;
+			user_sessions = i_realloc(user_sessions, user_sessions_cap *
+							       sizeof(*user_sessions));
+		}
+		user_sessions[i].account_id = account_id;
+		user_sessions[i].count = 0;
+		user_sessions_count++;
+	}
+	if (user_sessions[i].count >= IMAPD_MAX_SESSIONS_PER_USER)
+		ok = false;
+	else
+		user_sessions[i].count++;
+	pthread_mutex_unlock(&user_sessions_lock);
+	return ok;
+}
+
+void imapd_user_session_remove(int64_t account_id)
+{
+	pthread_mutex_lock(&user_sessions_lock);
+	for (size_t i = 0; i < user_sessions_count; i++) {
+		if (user_sessions[i].account_id != account_id)
+			continue;
+		if (--user_sessions[i].count == 0)
+			user_sessions[i] = user_sessions[--user_sessions_count];
+		break;
+	}
+	pthread_mutex_unlock(&user_sessions_lock);
 }
 
 /* --- store transactions --- */
@@ -428,7 +480,7 @@ static void imapd_on_connect(struct conn *conn)
 	client->sid = conn_sid(conn);
 	client->refcount = 1;
 	client->target = net_loop_completion_target(conn_loop(conn));
-	client->cmd_pool = pool_create("imap cmd", 4096);
+	client->cmd_pool = pool_create("imap cmd", 1024);
 	imap_parser_settings_default(&set);
 	set.max_line_length = IMAPD_MAX_LINE;
 	set.max_append_literal_size = svc->max_message_size;
@@ -513,6 +565,8 @@ static void imapd_on_close(struct conn *conn)
 	if (client == NULL)
 		return;
 	client->closed = true;
+	if (client->session_counted)
+		imapd_user_session_remove(client->account_id);
 	imapd_fetch_free(client);
 	imapd_auth_client_free(client);
 	imapd_mailbox_close(client);

@@ -84,6 +84,7 @@ struct imapd_change {
 };
 
 #define IMAPD_OWN_MODSEQS 16
+#define IMAPD_MAX_PENDING_CHANGES 100000
 
 /* The selected mailbox as this session sees it: the sequence numbers are
  * indexes into uids. */
@@ -138,6 +139,8 @@ struct imapd_client {
 	char *delay_reply;
 	int64_t account_id;
 	char *username;
+	/* Counted in the per-user session limit. */
+	bool session_counted;
 
 	/* ENABLEd extensions. */
 	bool rev2, utf8;
@@ -151,6 +154,11 @@ struct imapd_client {
 };
 
 /* --- imapd.c --- */
+/* Authenticated sessions per account, across all I/O threads. */
+#define IMAPD_MAX_SESSIONS_PER_USER 100
+bool imapd_user_session_add(int64_t account_id);
+void imapd_user_session_remove(int64_t account_id);
+
 void imapd_client_ref(struct imapd_client *client);
 /* Returns false when the client is gone (closed) after dropping the
  * reference: the caller must not touch it then. */
@@ -194,6 +202,10 @@ void imapd_mailbox_close(struct imapd_client *client);
  * allowed now (no EXPUNGE when allow_expunge is false). */
 void imapd_mailbox_flush_changes(struct imapd_client *client,
 				 bool allow_expunge);
+/* Reads messages committed after the view's last UID and announces them
+ * with EXISTS (after this session's own APPEND/COPY into the selected
+ * mailbox, RFC 9051 section 6.3.12). */
+void imapd_mailbox_sync_new(struct imapd_client *client);
 void imapd_mailbox_add_own_modseq(struct imapd_mailbox *mbox, uint64_t modseq);
 /* Removes uid from the view and sends "* n EXPUNGE". */
 void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid);

@@ -64,7 +64,12 @@ static void write_language(struct buf *dest, const char *value)
 	(void)rfc822_skip_lwsp(&p);
 	for (;;) {
 		buf_reset(&lang);
-		if (rfc822_parse_atom(&p, &lang) <= 0)
+		if (rfc822_at_end(&p) || !rfc822_is_atext(*p.data))
+			break;
+		while (!rfc822_at_end(&p) && rfc822_is_atext(*p.data))
+			buf_append_byte(&lang, *p.data++);
+		/* an atom followed by a broken comment does not count */
+		if (rfc822_skip_lwsp(&p) < 0)
 			break;
 		if (count++ > 0)
 			buf_append_byte(dest, ' ');
@@ -104,21 +109,6 @@ static void write_common_ext(struct buf *dest, const struct mime_part *part)
 	imap_append_nstring_nolf(dest, part->content_location);
 }
 
-/* The token of Content-Transfer-Encoding, or NULL. */
-static const char *encoding_token(struct buf *tmp, const char *value)
-{
-	struct rfc822_parser p;
-
-	if (value == NULL)
-		return NULL;
-	buf_reset(tmp);
-	rfc822_parser_init(&p, (const uint8_t *)value, strlen(value), NULL);
-	(void)rfc822_skip_lwsp(&p);
-	if (rfc822_parse_mime_token(&p, tmp) <= 0)
-		return NULL;
-	return buf_cstr(tmp);
-}
-
 static void write_multipart(struct buf *dest, const struct mime_part *part,
 			    bool extended)
 {
@@ -144,8 +134,6 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 			 bool extended)
 {
 	bool text = false, rfc822 = false;
-	struct buf tmp = BUF_INIT;
-	const char *enc;
 
 	if ((part->flags & MIME_PART_FLAG_MESSAGE_RFC822) != 0) {
 		buf_append_str(dest, "\"message\" \"rfc822\"");
@@ -153,6 +141,13 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 	} else if (part->content_type == NULL) {
 		buf_append_str(dest, "\"text\" \"plain\"");
 		text = true;
+	} else if (str_ascii_eq_ci(part->content_type, "multipart") ||
+		   (str_ascii_eq_ci(part->content_type, "message") &&
+		    str_ascii_eq_ci(part->content_subtype, "rfc822"))) {
+		/* a multipart (or message) not parsed as one, e.g. with no
+		 * valid subtype or past the nesting limit: as Dovecot, shown
+		 * as opaque data, since IMAP syntax has no place for it */
+		buf_append_str(dest, "\"application\" \"octet-stream\"");
 	} else {
 		text = str_ascii_eq_ci(part->content_type, "text");
 		imap_append_string(dest, part->content_type);
@@ -167,12 +162,10 @@ static void write_single(struct buf *dest, const struct mime_part *part,
 	buf_append_byte(dest, ' ');
 	imap_append_nstring_nolf(dest, part->content_description);
 	buf_append_byte(dest, ' ');
-	enc = encoding_token(&tmp, part->content_transfer_encoding);
-	if (enc != NULL)
-		imap_append_string(dest, enc);
+	if (part->content_transfer_encoding != NULL)
+		imap_append_string(dest, part->content_transfer_encoding);
 	else
 		buf_append_str(dest, "\"7bit\"");
-	buf_free(&tmp);
 	buf_printf(dest, " %llu", (unsigned long long)part->body_size);
 	if (text) {
 		buf_printf(dest, " %llu", (unsigned long long)part->body_lines);

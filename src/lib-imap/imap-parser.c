@@ -116,6 +116,9 @@ void imap_parser_set_literal_mode(struct imap_parser *parser,
 static void command_reset(struct imap_parser *p)
 {
 	pool_clear(p->pool);
+	/* Idle connections should not keep a long line's buffer. */
+	if (p->line.cap > 4096)
+		buf_free(&p->line);
 	buf_reset(&p->line);
 	p->line_total = 0;
 	p->tag = p->name = NULL;

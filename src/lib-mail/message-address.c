@@ -83,19 +83,57 @@ static int parse_phrase(struct addr_ctx *ctx, struct buf *dest)
 	return skip(ctx);
 }
 
-/* dot-atom, leniently as obs-local-part needs: empty atoms, leading and
- * trailing dots ("a..b", ".a", "a.") */
+/* An atom (RFC 5322 section 3.2.3) and the CFWS after it. */
+static int parse_atom(struct addr_ctx *ctx, struct buf *dest)
+{
+	const uint8_t *start = ctx->p.data;
+
+	if (ctx->p.data >= ctx->p.end || !rfc822_is_atext(*ctx->p.data))
+		return -1;
+	while (ctx->p.data < ctx->p.end && rfc822_is_atext(*ctx->p.data))
+		ctx->p.data++;
+	append_data(dest, start, ctx->p.data);
+	return skip(ctx);
+}
+
+/* local-part as obs-local-part allows, and more leniently still, as
+ * Dovecot takes it: leading, trailing and repeated dots (".a", "a.",
+ * "a..b"). */
+static int parse_local_dot_atom(struct addr_ctx *ctx, struct buf *dest)
+{
+	int ret = -1;
+
+	do {
+		while (ctx->p.data < ctx->p.end && *ctx->p.data == '.') {
+			buf_append_byte(dest, '.');
+			ctx->p.data++;
+			if (ctx->p.data >= ctx->p.end)
+				return 0;
+			ret = 1;
+		}
+		if (ctx->p.data >= ctx->p.end || *ctx->p.data == '@')
+			break;
+		ret = parse_atom(ctx, dest);
+	} while (ret > 0 && *ctx->p.data == '.');
+	return ret;
+}
+
+/* dot-atom for domains, strictly: no empty atoms, nothing after a
+ * final dot. CFWS is allowed around the dots (RFC 822). */
 static int parse_dot_atom(struct addr_ctx *ctx, struct buf *dest)
 {
 	const uint8_t *start;
 	int ret;
 
-	if (ctx->p.data >= ctx->p.end || !is_atext_or_dot(*ctx->p.data))
+	if (ctx->p.data >= ctx->p.end || !rfc822_is_atext(*ctx->p.data))
 		return -1;
-	for (;;) {
-		start = ctx->p.data;
-		while (ctx->p.data < ctx->p.end && rfc822_is_atext(*ctx->p.data))
+	for (start = ctx->p.data++; ctx->p.data < ctx->p.end;) {
+		if (rfc822_is_atext(*ctx->p.data)) {
 			ctx->p.data++;
+			continue;
+		}
+		if (start == ctx->p.data)
+			return -1;
 		append_data(dest, start, ctx->p.data);
 		if ((ret = skip(ctx)) <= 0)
 			return ret;
@@ -103,9 +141,12 @@ static int parse_dot_atom(struct addr_ctx *ctx, struct buf *dest)
 			return 1;
 		ctx->p.data++;
 		buf_append_byte(dest, '.');
-		if ((ret = skip(ctx)) <= 0)
-			return ret;
+		if (skip(ctx) <= 0)
+			return -1;
+		start = ctx->p.data;
 	}
+	append_data(dest, start, ctx->p.data);
+	return 0;
 }
 
 /* domain-literal = [CFWS] "[" *([FWS] dtext) [FWS] "]" [CFWS] */
@@ -176,7 +217,7 @@ static int parse_local_part(struct addr_ctx *ctx)
 	if (at(ctx, '"'))
 		ret = parse_quoted(ctx, &ctx->str);
 	else
-		ret = parse_dot_atom(ctx, &ctx->str);
+		ret = parse_local_dot_atom(ctx, &ctx->str);
 	if (ret < 0)
 		return -1;
 	ctx->addr.mailbox = str_dup(ctx);
@@ -217,34 +258,30 @@ static int parse_domain_list(struct addr_ctx *ctx)
 	return 1;
 }
 
-/* angle-addr = [CFWS] "<" [obs-route] addr-spec ">" [CFWS] */
+/* angle-addr = [CFWS] "<" [obs-route] addr-spec ">" [CFWS]; anything
+ * short of the closing '>' is an error. */
 static int parse_angle_addr(struct addr_ctx *ctx)
 {
-	int ret;
-
 	i_assert(at(ctx, '<'));
 	ctx->p.data++;
-	if ((ret = skip(ctx)) <= 0)
-		return ret;
+	if (skip(ctx) <= 0)
+		return -1;
 	if (*ctx->p.data == '@') {
 		if (parse_domain_list(ctx) > 0 && at(ctx, ':')) {
 			ctx->p.data++;
 		} else {
-			ctx->addr.mailbox = "INVALID_ROUTE";
-			ctx->addr.invalid = true;
+			ctx->addr.route = "INVALID_ROUTE";
 			if (ctx->p.data >= ctx->p.end)
-				return 0;
+				return -1;
 		}
 		if (skip(ctx) <= 0)
 			return -1;
 	}
 	if (*ctx->p.data != '>') {
-		if ((ret = parse_local_part(ctx)) <= 0)
-			return ret;
-		if (*ctx->p.data == '@') {
-			if ((ret = parse_domain(ctx)) <= 0)
-				return ret;
-		}
+		if (parse_local_part(ctx) <= 0)
+			return -1;
+		if (*ctx->p.data == '@' && parse_domain(ctx) <= 0)
+			return -1;
 	}
 	if (!at(ctx, '>'))
 		return -1;
@@ -252,21 +289,19 @@ static int parse_angle_addr(struct addr_ctx *ctx)
 	return skip(ctx);
 }
 
-/* name-addr = [display-name] angle-addr. Returns -2 when it is not one
- * (the caller tries addr-spec), -1 when a broken angle-addr was seen. */
+/* name-addr = [display-name] angle-addr. Returns -1 when it is not one
+ * (the caller tries addr-spec); once '<' is seen it is one, broken or not. */
 static int parse_name_addr(struct addr_ctx *ctx)
 {
-	int ret;
-
 	buf_reset(&ctx->str);
 	if (parse_phrase(ctx, &ctx->str) <= 0 || *ctx->p.data != '<')
-		return -2;
+		return -1;
 	ctx->addr.name = ctx->str.len == 0 ? NULL : str_dup(ctx);
-	if ((ret = parse_angle_addr(ctx)) < 0) {
+	if (parse_angle_addr(ctx) < 0) {
 		ctx->addr.domain = "SYNTAX_ERROR";
 		ctx->addr.invalid = true;
 	}
-	return ret;
+	return ctx->p.data < ctx->p.end ? 1 : 0;
 }
 
 /* addr-spec = local-part "@" domain; a comment after it is the name */
@@ -325,7 +360,7 @@ static int parse_mailbox(struct addr_ctx *ctx)
 	const uint8_t *start = ctx->p.data;
 	int ret;
 
-	if ((ret = parse_name_addr(ctx)) == -2) {
+	if ((ret = parse_name_addr(ctx)) < 0) {
 		ctx->p.data = start;
 		memset(&ctx->addr, 0, sizeof(ctx->addr));
 		ret = parse_addr_spec(ctx);
@@ -358,10 +393,8 @@ static int parse_group(struct addr_ctx *ctx)
 
 	if (ret > 0 && *ctx->p.data != ';') {
 		for (;;) {
-			if (parse_mailbox(ctx) <= 0) {
-				ret = -1;
-				break;
-			}
+			/* a broken mailbox: go on with the group anyway */
+			(void)parse_mailbox(ctx);
 			if (ctx->p.data >= ctx->p.end || *ctx->p.data != ',')
 				break;
 			ctx->p.data++;

@@ -46,6 +46,9 @@ int message_header_iter_next(struct message_header_iter *iter,
 	vend = end;
 	if (vend > pos && d[vend - 1] == '\n') {
 		vend--;
+		/* and one stray CR before the CRLF, as Dovecot drops it */
+		if (vend > pos && d[vend - 1] == '\r')
+			vend--;
 		if (vend > pos && d[vend - 1] == '\r')
 			vend--;
 	}

@@ -41,11 +41,21 @@ static void param_list_add(struct param_list *l, const char *name,
 	l->count++;
 }
 
+/* A MIME token, possibly empty, and the CFWS after it: the return of
+ * rfc822_skip_lwsp() (1 more, 0 end, -1 broken comment). */
+static int parse_token(struct rfc822_parser *p, struct buf *dest)
+{
+	(void)rfc822_parse_mime_token(p, dest);
+	return rfc822_skip_lwsp(p);
+}
+
 /* RFC 2045 section 5.1:
  *   parameter := attribute "=" value
  *   attribute := token
  *   value := token / quoted-string
- * Returns 1 with key/value, 0 at the end, -1 on a syntax error. */
+ * Returns 1 with key/value, 0 at the end, -1 on a syntax error (the cursor
+ * is then where it failed; the caller skips a byte and tries again, as
+ * Dovecot does, so one bad parameter does not hide the ones after it). */
 static int parse_param(struct rfc822_parser *p, struct buf *key,
 		       struct buf *value)
 {
@@ -60,34 +70,32 @@ static int parse_param(struct rfc822_parser *p, struct buf *key,
 	p->data++;
 	if (rfc822_skip_lwsp(p) <= 0)
 		return -1;
-	if (rfc822_parse_mime_token(p, key) <= 0)
+	if (parse_token(p, key) <= 0)
 		return -1;
-	(void)rfc822_skip_lwsp(p);
-	if (rfc822_at_end(p) || *p->data != '=')
+	if (*p->data != '=')
 		return -1;
 	p->data++;
 	if ((ret = rfc822_skip_lwsp(p)) <= 0) {
 		/* no value */
 	} else if (*p->data == '"') {
 		ret = rfc822_parse_quoted_string(p, value);
+		if (ret > 0)
+			ret = rfc822_skip_lwsp(p);
 	} else if (*p->data == '=') {
 		/* broken but common: name==?utf-8?b?...?= unquoted */
 		while (p->data < p->end && *p->data != ';' && *p->data != ' ' &&
 		       *p->data != '\t' && *p->data != '\r' && *p->data != '\n')
 			buf_append_byte(value, *p->data++);
 	} else {
-		ret = rfc822_parse_mime_token(p, value);
+		ret = parse_token(p, value);
 	}
-	if (ret < 0)
-		return -1;
-	(void)rfc822_skip_lwsp(p);
-	return 1;
+	return ret < 0 ? -1 : 1;
 }
 
 static int piece_cmp(const void *a, const void *b)
 {
 	const struct rfc2231_piece *pa = a, *pb = b;
-	int ret = str_ascii_ncmp_ci(pa->key, pb->key, SIZE_MAX);
+	int ret = strcmp(pa->key, pb->key);
 
 	if (ret != 0)
 		return ret;
@@ -131,9 +139,19 @@ static void rfc2231_merge(struct param_list *l, struct rfc2231_piece *pieces,
 		buf_reset(&str);
 		if (!pieces[i].extended && have_extended)
 			buf_append_str(&str, "''");
-		/* Dovecot appends plain pieces as they are, unescaped */
-		for (unsigned int k = i; k < j; k++)
-			buf_append_str(&str, pieces[k].value);
+		/* a plain piece among extended ones gets its '%' escaped */
+		for (unsigned int k = i; k < j; k++) {
+			if (pieces[k].extended || !have_extended) {
+				buf_append_str(&str, pieces[k].value);
+				continue;
+			}
+			for (const char *v = pieces[k].value; *v != '\0'; v++) {
+				if (*v == '%')
+					buf_append_str(&str, "%25");
+				else
+					buf_append_byte(&str, (uint8_t)*v);
+			}
+		}
 		param_list_add(l, have_extended ?
 			       pool_printf(l->pool, "%s*", pieces[i].key) :
 			       pieces[i].key,
@@ -151,7 +169,17 @@ static void parse_params(struct pool *pool, struct rfc822_parser *p,
 	unsigned int pieces_count = 0, total = 0;
 	struct buf key = BUF_INIT, value = BUF_INIT;
 
-	while (total < MIME_PARAMS_MAX && parse_param(p, &key, &value) > 0) {
+	while (total < MIME_PARAMS_MAX) {
+		int ret = parse_param(p, &key, &value);
+
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			if (rfc822_at_end(p))
+				break;
+			p->data++;
+			continue;
+		}
 		const char *k = pool_strdup(pool, buf_cstr(&key));
 		const char *v = pool_strdup(pool, buf_cstr(&value));
 		const char *star = strchr(k, '*');
@@ -217,9 +245,9 @@ void mime_params_parse(struct pool *pool, const char *str,
 	parse_params(pool, &p, params_r, params_count_r);
 }
 
-/* content := type "/" subtype *(";" parameter); as Dovecot, a broken
- * type/subtype drops the parameters too, a broken parameter list keeps
- * the ones before the error. */
+/* content := type "/" subtype *(";" parameter). As Dovecot: anything but
+ * ';' after the subtype makes the whole field invalid (no parameters);
+ * a bad parameter only costs itself. */
 int mime_content_type_parse(struct pool *pool, const char *value,
 			    const char **type_r, const char **subtype_r,
 			    struct mime_param **params_r,
@@ -233,19 +261,27 @@ int mime_content_type_parse(struct pool *pool, const char *value,
 	*params_r = NULL;
 	*params_count_r = 0;
 	rfc822_parser_init(&p, (const uint8_t *)value, strlen(value), NULL);
-	if (rfc822_skip_lwsp(&p) <= 0 || rfc822_parse_mime_token(&p, &type) <= 0)
+	if (rfc822_skip_lwsp(&p) <= 0)
 		goto out;
-	if (rfc822_skip_lwsp(&p) <= 0 || *p.data != '/')
+	if ((ret = parse_token(&p, &type)) <= 0 || type.len == 0) {
+		/* "type" alone is kept as the type, as Dovecot does */
+		if (type.len > 0)
+			*type_r = pool_strdup(pool, buf_cstr(&type));
+		ret = 0;
+		goto out;
+	}
+	ret = 0;
+	if (*p.data != '/')
 		goto out;
 	p.data++;
-	if (rfc822_skip_lwsp(&p) <= 0 ||
-	    rfc822_parse_mime_token(&p, &subtype) <= 0)
+	if (rfc822_skip_lwsp(&p) <= 0)
+		goto out;
+	if (parse_token(&p, &subtype) < 0 || subtype.len == 0 ||
+	    (!rfc822_at_end(&p) && *p.data != ';'))
 		goto out;
 	*type_r = pool_strdup(pool, buf_cstr(&type));
 	*subtype_r = pool_strdup(pool, buf_cstr(&subtype));
 	ret = 1;
-	if (rfc822_skip_lwsp(&p) < 0)
-		goto out;
 	parse_params(pool, &p, params_r, params_count_r);
 out:
 	buf_free(&type);
@@ -266,25 +302,18 @@ int mime_disposition_parse(struct pool *pool, const char *value,
 	*params_count_r = 0;
 	rfc822_parser_init(&p, (const uint8_t *)value, strlen(value), NULL);
 	(void)rfc822_skip_lwsp(&p);
-	ret = rfc822_parse_mime_token(&p, &token);
+	ret = parse_token(&p, &token);
+	if (ret < 0) {
+		/* an unterminated comment after the type: nothing, as
+		 * Dovecot does */
+		*disposition_r = NULL;
+		buf_free(&token);
+		return 0;
+	}
 	*disposition_r = pool_strdup(pool, buf_cstr(&token));
 	buf_free(&token);
-	if (rfc822_skip_lwsp(&p) < 0)
-		return ret > 0 ? 1 : 0;
-	/* junk after the type ("quoted"; a=b): Dovecot still finds the
-	 * parameters after it */
-	while (!rfc822_at_end(&p) && *p.data != ';') {
-		if (*p.data == '"') {
-			struct buf skip = BUF_INIT;
-
-			(void)rfc822_parse_quoted_string(&p, &skip);
-			buf_free(&skip);
-		} else {
-			p.data++;
-		}
-	}
 	parse_params(pool, &p, params_r, params_count_r);
-	return ret > 0 ? 1 : 0;
+	return *disposition_r[0] != '\0' ? 1 : 0;
 }
 
 static int hex_value(uint8_t c)

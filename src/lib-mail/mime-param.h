@@ -23,16 +23,20 @@ struct mime_param {
  *   content := type "/" subtype *(";" parameter)
  *   parameter := attribute "=" value ; value := token / quoted-string
  * with RFC 822 comments and folding allowed between tokens. Lenient: bad
- * parameters are skipped. Returns 1 and type/subtype (NUL-terminated, case
- * kept), or 0 when the type/subtype is missing or invalid; the parameters
- * are returned in both cases. All from pool. */
+ * parameters are skipped (like Dovecot, parsing resumes at the next ';').
+ * Returns 1 and type/subtype (NUL-terminated, case kept) and the
+ * parameters, or 0 when the type/subtype is missing or anything but ';'
+ * follows it: then there are no parameters, subtype is NULL and type is
+ * NULL too, except for a lone type token ("text"), which is returned. All
+ * from pool. */
 int mime_content_type_parse(struct pool *pool, const char *value,
 			    const char **type_r, const char **subtype_r,
 			    struct mime_param **params_r,
 			    unsigned int *params_count_r);
 
 /* Content-Disposition (RFC 2183): disposition-type *(";" parameter).
- * Returns 1, or 0 when the type token is missing (params still set). */
+ * Returns 1, or 0 when the type token is missing (params still set;
+ * *disposition_r is "", or NULL when a comment after it is unterminated). */
 int mime_disposition_parse(struct pool *pool, const char *value,
 			   const char **disposition_r,
 			   struct mime_param **params_r,

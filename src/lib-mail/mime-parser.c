@@ -5,6 +5,7 @@
 #include "strutil.h"
 #include "message-header.h"
 #include "mime-param.h"
+#include "rfc822-parser.h"
 #include "mime-parser.h"
 
 /* Boundaries longer than RFC 2046 section 5.1.1 allows (70) are cut at 80
@@ -136,6 +137,41 @@ static const char *raw_value(struct pool *pool,
 	return s;
 }
 
+/* Content-Transfer-Encoding: one token and nothing else, or NULL. */
+static const char *parse_encoding(struct pool *pool,
+				  const struct message_header_field *f)
+{
+	struct rfc822_parser p;
+	struct buf token = BUF_INIT;
+	const char *ret = NULL;
+
+	rfc822_parser_init(&p, f->value, f->value_len, NULL);
+	(void)rfc822_skip_lwsp(&p);
+	(void)rfc822_parse_mime_token(&p, &token);
+	if (rfc822_skip_lwsp(&p) == 0 && token.len > 0)
+		ret = pool_strndup(pool, buf_cstr(&token), token.len);
+	buf_free(&token);
+	return ret;
+}
+
+/* Content-Language (RFC 3282) with at least one atom. */
+static bool has_language(const struct message_header_field *f)
+{
+	struct rfc822_parser p;
+	struct buf atom = BUF_INIT;
+	bool ret;
+
+	rfc822_parser_init(&p, f->value, f->value_len, NULL);
+	(void)rfc822_skip_lwsp(&p);
+	ret = !rfc822_at_end(&p) && rfc822_is_atext(*p.data);
+	while (!rfc822_at_end(&p) && rfc822_is_atext(*p.data))
+		p.data++;
+	if (rfc822_skip_lwsp(&p) < 0)
+		ret = false;
+	buf_free(&atom);
+	return ret;
+}
+
 static void set_first(const char **dest, struct pool *pool,
 		      const struct message_header_field *f)
 {
@@ -146,89 +182,156 @@ static void set_first(const char **dest, struct pool *pool,
 /* Limit on the addresses kept per envelope field, over all its fields. */
 #define ENVELOPE_MAX_ADDRESSES 10000
 
-static void append_addresses(struct message_address **list, struct pool *pool,
-			     const struct message_header_field *f)
-{
-	struct message_address **tail = list;
-	unsigned int count = 0;
+enum envelope_addr_field {
+	ENV_FROM, ENV_SENDER, ENV_REPLY_TO, ENV_TO, ENV_CC, ENV_BCC,
+	ENV_ADDR_COUNT
+};
 
-	for (; *tail != NULL; tail = &(*tail)->next)
-		count++;
-	if (count >= ENVELOPE_MAX_ADDRESSES)
-		return;
-	*tail = message_address_parse(pool, f->value, f->value_len,
-				      ENVELOPE_MAX_ADDRESSES - count);
+/* Where the next addresses of each field go, so that many repeated fields
+ * cost linear time. */
+struct envelope_ctx {
+	struct mime_envelope *env;
+	struct message_address **tail[ENV_ADDR_COUNT];
+	unsigned int count[ENV_ADDR_COUNT];
+};
+
+static void envelope_ctx_init(struct envelope_ctx *ctx,
+			      struct mime_envelope *env)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->env = env;
+	ctx->tail[ENV_FROM] = &env->from;
+	ctx->tail[ENV_SENDER] = &env->sender;
+	ctx->tail[ENV_REPLY_TO] = &env->reply_to;
+	ctx->tail[ENV_TO] = &env->to;
+	ctx->tail[ENV_CC] = &env->cc;
+	ctx->tail[ENV_BCC] = &env->bcc;
 }
 
-static void parse_envelope_field(struct mime_envelope *env, struct pool *pool,
+static void append_addresses(struct envelope_ctx *ctx,
+			     enum envelope_addr_field field, struct pool *pool,
+			     const struct message_header_field *f)
+{
+	struct message_address *addr;
+
+	if (ctx->count[field] >= ENVELOPE_MAX_ADDRESSES)
+		return;
+	addr = message_address_parse(pool, f->value, f->value_len,
+				     ENVELOPE_MAX_ADDRESSES - ctx->count[field]);
+	*ctx->tail[field] = addr;
+	for (; addr != NULL; addr = addr->next) {
+		ctx->count[field]++;
+		ctx->tail[field] = &addr->next;
+	}
+}
+
+static void parse_envelope_field(struct envelope_ctx *ctx, struct pool *pool,
 				 const struct message_header_field *f)
 {
 	static const struct {
 		const char *name;
+		int addr_field; /* -1 for text fields */
 		size_t offset;
-		bool address;
 	} fields[] = {
-		{ "Date", offsetof(struct mime_envelope, date), false },
-		{ "Subject", offsetof(struct mime_envelope, subject), false },
-		{ "From", offsetof(struct mime_envelope, from), true },
-		{ "Sender", offsetof(struct mime_envelope, sender), true },
-		{ "Reply-To", offsetof(struct mime_envelope, reply_to), true },
-		{ "To", offsetof(struct mime_envelope, to), true },
-		{ "Cc", offsetof(struct mime_envelope, cc), true },
-		{ "Bcc", offsetof(struct mime_envelope, bcc), true },
-		{ "In-Reply-To", offsetof(struct mime_envelope, in_reply_to), false },
-		{ "Message-ID", offsetof(struct mime_envelope, message_id), false },
+		{ "Date", -1, offsetof(struct mime_envelope, date) },
+		{ "Subject", -1, offsetof(struct mime_envelope, subject) },
+		{ "From", ENV_FROM, 0 },
+		{ "Sender", ENV_SENDER, 0 },
+		{ "Reply-To", ENV_REPLY_TO, 0 },
+		{ "To", ENV_TO, 0 },
+		{ "Cc", ENV_CC, 0 },
+		{ "Bcc", ENV_BCC, 0 },
+		{ "In-Reply-To", -1, offsetof(struct mime_envelope, in_reply_to) },
+		{ "Message-ID", -1, offsetof(struct mime_envelope, message_id) },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
-		void *field = (char *)env + fields[i].offset;
-
 		if (!message_header_field_is(f, fields[i].name))
 			continue;
 		/* as Dovecot: addresses of repeated fields add up, the
 		 * last of repeated text fields wins */
-		if (fields[i].address)
-			append_addresses(field, pool, f);
+		if (fields[i].addr_field >= 0)
+			append_addresses(ctx, fields[i].addr_field, pool, f);
 		else
-			*(const char **)field = raw_value(pool, f);
+			*(const char **)((char *)ctx->env + fields[i].offset) =
+				raw_value(pool, f);
 		return;
 	}
 }
 
-/* Fills the part's MIME fields from its header (RFC 2045 section 3: only
- * the Content-* fields matter); the first field of each name wins. */
+/* Forgets every Content-* field (a part that is not MIME). */
+static void clear_content_fields(struct mime_part *part)
+{
+	part->content_type = NULL;
+	part->content_subtype = NULL;
+	part->content_type_params = NULL;
+	part->content_type_params_count = 0;
+	part->content_id = NULL;
+	part->content_description = NULL;
+	part->content_transfer_encoding = NULL;
+	part->content_md5 = NULL;
+	part->content_disposition = NULL;
+	part->content_disposition_params = NULL;
+	part->content_disposition_params_count = 0;
+	part->content_language = NULL;
+	part->content_location = NULL;
+}
+
+/* Fills the part's MIME fields from its header (RFC 2045 section 3). */
 static void parse_part_header(struct mime_parser *parser,
 			      struct parser_frame *frame,
 			      const char **boundary_r)
 {
 	struct mime_part *part = frame->part;
 	struct pool *pool = parser->pool;
+	struct parser_frame *parent = parser->frames_count > 1 ?
+		&parser->frames[parser->frames_count - 2] : NULL;
 	struct message_header_iter iter;
 	struct message_header_field f;
-	bool seen_ctype = false;
+	struct envelope_ctx env_ctx;
+	bool seen_ctype = false, is_mime;
 
+	/* RFC 2045 section 4 wants MIME-Version; like Dovecot we also take a
+	 * Content-Type as the sign, and parts of a multipart are MIME. */
+	is_mime = parent != NULL &&
+		  (parent->part->flags & MIME_PART_FLAG_MULTIPART) != 0;
 	*boundary_r = NULL;
+	if (part->envelope != NULL)
+		envelope_ctx_init(&env_ctx, part->envelope);
 	message_header_iter_init(&iter, parser->header.data, parser->header.len);
 	while (message_header_iter_next(&iter, &f) > 0) {
 		if (f.no_colon)
 			continue;
 		if (part->envelope != NULL)
-			parse_envelope_field(part->envelope, pool, &f);
+			parse_envelope_field(&env_ctx, pool, &f);
+		if (message_header_field_is(&f, "MIME-Version"))
+			is_mime = true;
 		if (f.name_len < 8 || str_ascii_ncmp_ci(f.name, "Content-", 8) != 0)
 			continue;
+		/* As Dovecot: the first Content-Type counts even when invalid;
+		 * for the others the first usable one. Parsing works on the
+		 * raw value: its folds are whitespace to the tokenizer. */
 		if (message_header_field_is(&f, "Content-Type")) {
-			const char *value;
-
+			is_mime = true;
 			if (seen_ctype)
 				continue;
 			seen_ctype = true;
-			value = message_header_unfold(pool, f.value, f.value_len);
-			if (mime_content_type_parse(pool, value, &part->content_type,
+			if (mime_content_type_parse(pool, raw_value(pool, &f),
+						    &part->content_type,
 						    &part->content_subtype,
 						    &part->content_type_params,
-						    &part->content_type_params_count) > 0)
+						    &part->content_type_params_count) > 0) {
 				part->flags |= MIME_PART_FLAG_HAS_CONTENT_TYPE;
+			} else {
+				/* shown as "type" "" or "" "", without
+				 * parameters, and no text default */
+				if (part->content_type == NULL)
+					part->content_type = "";
+				part->content_subtype = "";
+			}
 		} else if (message_header_field_is(&f, "Content-Transfer-Encoding")) {
-			set_first(&part->content_transfer_encoding, pool, &f);
+			if (part->content_transfer_encoding == NULL)
+				part->content_transfer_encoding =
+					parse_encoding(pool, &f);
 		} else if (message_header_field_is(&f, "Content-ID")) {
 			set_first(&part->content_id, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Description")) {
@@ -236,22 +339,27 @@ static void parse_part_header(struct mime_parser *parser,
 		} else if (message_header_field_is(&f, "Content-MD5")) {
 			set_first(&part->content_md5, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Language")) {
-			set_first(&part->content_language, pool, &f);
+			if (part->content_language == NULL &&
+			    has_language(&f))
+				part->content_language = raw_value(pool, &f);
 		} else if (message_header_field_is(&f, "Content-Location")) {
 			set_first(&part->content_location, pool, &f);
 		} else if (message_header_field_is(&f, "Content-Disposition")) {
-			const char *value;
-
-			if (part->content_disposition != NULL)
+			/* a later one replaces one without parameters */
+			if (part->content_disposition_params_count > 0)
 				continue;
-			value = message_header_unfold(pool, f.value, f.value_len);
-			(void)mime_disposition_parse(pool, value,
+			(void)mime_disposition_parse(pool, raw_value(pool, &f),
 				&part->content_disposition,
 				&part->content_disposition_params,
 				&part->content_disposition_params_count);
 		}
 	}
 
+	if (!is_mime) {
+		clear_content_fields(part);
+		part->flags &= ~MIME_PART_FLAG_HAS_CONTENT_TYPE;
+		seen_ctype = false;
+	}
 	if ((part->flags & MIME_PART_FLAG_HAS_CONTENT_TYPE) != 0) {
 		if (str_ascii_eq_ci(part->content_type, "multipart")) {
 			part->flags |= MIME_PART_FLAG_MULTIPART;
@@ -266,14 +374,10 @@ static void parse_part_header(struct mime_parser *parser,
 			part->flags |= MIME_PART_FLAG_TEXT;
 		}
 	} else if (seen_ctype) {
-		/* present but invalid: shown as "" "" without parameters,
-		 * as Dovecot does, and not defaulted to text */
-		part->content_type = "";
-		part->content_subtype = "";
-		part->content_type_params = NULL;
-		part->content_type_params_count = 0;
-	} else if (parser->frames_count > 1 &&
-		   parser->frames[parser->frames_count - 2].digest) {
+		/* invalid: no default (a bare "text" still counts as text) */
+		if (str_ascii_eq_ci(part->content_type, "text"))
+			part->flags |= MIME_PART_FLAG_TEXT;
+	} else if (parent != NULL && parent->digest) {
 		/* RFC 2046 section 5.1.5 */
 		part->flags |= MIME_PART_FLAG_MESSAGE_RFC822;
 	} else {
@@ -301,7 +405,9 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 		return;
 
 	if ((part->flags & MIME_PART_FLAG_MULTIPART) != 0 && boundary != NULL) {
-		if (part->depth >= parser->limits.max_depth) {
+		if (part->depth + 1 >= parser->limits.max_depth) {
+			/* as Dovecot: shown as a leaf part from here on */
+			part->flags &= ~MIME_PART_FLAG_MULTIPART;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
 			return;
 		}
@@ -313,8 +419,9 @@ static void end_header(struct mime_parser *parser, uint64_t header_end,
 	} else if ((part->flags & MIME_PART_FLAG_MESSAGE_RFC822) != 0) {
 		struct mime_part *child;
 
-		if (part->depth >= parser->limits.max_depth ||
+		if (part->depth + 1 >= parser->limits.max_depth ||
 		    parser->part_count >= parser->limits.max_parts) {
+			part->flags &= ~MIME_PART_FLAG_MESSAGE_RFC822;
 			part->flags |= MIME_PART_FLAG_LIMIT_REACHED;
 			return;
 		}
@@ -397,6 +504,13 @@ static void handle_boundary(struct mime_parser *parser, int idx,
 		end -= parser->prev_line_crlf ? 2 : 1;
 		lf_end--;
 	}
+	if (first_line && (int)parser->frames_count - 1 > idx) {
+		/* the part whose header the boundary cut has no body; the
+		 * line end before the boundary stays in its parent */
+		struct parser_frame *top = frame_top(parser);
+
+		frame_pop(parser, top->part->body_offset, top->lf_start);
+	}
 	while ((int)parser->frames_count - 1 > idx)
 		frame_pop(parser, end, lf_end);
 	frame = frame_top(parser);
@@ -406,6 +520,10 @@ static void handle_boundary(struct mime_parser *parser, int idx,
 		frame->boundary_len = 0;
 		return;
 	}
+	/* a boundary line cut by the end of the message starts no part
+	 * (Dovecot needs its line end first) */
+	if (parser->finished)
+		return;
 	frame_push(parser, part_new(parser, frame, parser->offset));
 }
 
@@ -428,10 +546,17 @@ static bool process_line(struct mime_parser *parser)
 		if (line_is_empty(parser)) {
 			end_header(parser, parser->offset, parser->lf_count, true);
 		} else if ((idx = find_boundary(parser, &close)) >= 0) {
-			/* a boundary inside the header: the part has no body */
+			/* a boundary inside the header: the part has no body,
+			 * and the line end before the boundary is the
+			 * boundary's, not the header's */
+			uint64_t end = parser->line_start, lf = parser->line_lf_start;
+
+			if (parser->line_start > frame_top(parser)->part->header_offset) {
+				end -= parser->prev_line_crlf ? 2 : 1;
+				lf--;
+			}
 			buf_truncate(&parser->header, parser->header_line_start_len);
-			end_header(parser, parser->line_start, parser->line_lf_start,
-				   false);
+			end_header(parser, end, lf, false);
 			handle_boundary(parser, idx, close, true);
 			return true;
 		} else {

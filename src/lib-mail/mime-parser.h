@@ -76,7 +76,7 @@ struct mime_part {
 	unsigned int content_type_params_count;
 	const char *content_id;
 	const char *content_description;
-	const char *content_transfer_encoding;
+	const char *content_transfer_encoding; /* the token, if valid */
 	const char *content_md5;
 	const char *content_disposition; /* the type token */
 	struct mime_param *content_disposition_params;
@@ -90,7 +90,9 @@ struct mime_part {
 };
 
 struct mime_parser_limits {
-	unsigned int max_depth;   /* nesting of multipart and message */
+	unsigned int max_depth;   /* parts nest at most max_depth - 1 deep;
+				     a multipart or message/rfc822 deeper is
+				     kept as a leaf (as Dovecot's limit) */
 	unsigned int max_parts;   /* parts in the whole tree */
 	size_t max_header_size;   /* bytes of one part's header that are
 				     parsed; the rest is still counted */

@@ -12,33 +12,55 @@ void rfc822_parser_init(struct rfc822_parser *p, const uint8_t *data,
 	p->nul_to_8bit = true;
 }
 
+static void append_run(struct rfc822_parser *p, struct buf *dest,
+		       const uint8_t *start, const uint8_t *end);
+
+/* The comment's text (nested parentheses kept, quoted-pairs resolved, the
+ * line ends of folds dropped) goes to last_comment a run at a time, at the
+ * end, a fold or a quoted-pair; an unterminated comment keeps the runs
+ * before its last fold, as Dovecot's parser does. */
 static int rfc822_skip_comment(struct rfc822_parser *p)
 {
+	struct buf *dest = p->last_comment;
+	const uint8_t *start;
 	unsigned int level = 1;
 
 	i_assert(*p->data == '(');
-	if (p->last_comment != NULL)
-		buf_reset(p->last_comment);
-	for (p->data++; p->data < p->end; p->data++) {
-		uint8_t c = *p->data;
-
-		if (c == '(') {
+	if (dest != NULL)
+		buf_reset(dest);
+	start = ++p->data;
+	for (; p->data < p->end; p->data++) {
+		switch (*p->data) {
+		case '(':
 			level++;
-		} else if (c == ')') {
-			if (--level == 0) {
-				p->data++;
-				return 1;
-			}
-		} else if (c == '\\') {
-			if (p->data + 1 >= p->end)
+			break;
+		case ')':
+			if (--level > 0)
 				break;
+			if (dest != NULL)
+				append_run(p, dest, start, p->data);
 			p->data++;
-			c = *p->data;
-		} else if (c == '\r' || c == '\n') {
-			continue;
+			return 1;
+		case '\n': {
+			const uint8_t *end = p->data;
+
+			if (end > start && end[-1] == '\r')
+				end--;
+			if (dest != NULL)
+				append_run(p, dest, start, end);
+			start = p->data + 1;
+			break;
 		}
-		if (p->last_comment != NULL)
-			buf_append_byte(p->last_comment, c);
+		case '\\':
+			if (p->data + 1 >= p->end)
+				return -1;
+			if (dest != NULL)
+				append_run(p, dest, start, p->data);
+			start = ++p->data;
+			break;
+		default:
+			break;
+		}
 	}
 	return -1;
 }
@@ -104,24 +126,47 @@ int rfc822_parse_dot_atom(struct rfc822_parser *p, struct buf *dest)
 	return 1;
 }
 
+/* Text is appended a run at a time, at the closing quote, a fold or a
+ * quoted-pair: an unterminated string keeps only the runs before its last
+ * fold or backslash, as Dovecot's parser does (and ENVELOPE must match). */
+static void append_run(struct rfc822_parser *p, struct buf *dest,
+		       const uint8_t *start, const uint8_t *end)
+{
+	for (; start < end; start++)
+		append_char(p, dest, *start);
+}
+
 int rfc822_parse_quoted_string(struct rfc822_parser *p, struct buf *dest)
 {
-	i_assert(p->data < p->end && *p->data == '"');
-	for (p->data++; p->data < p->end; p->data++) {
-		uint8_t c = *p->data;
+	const uint8_t *start;
 
-		if (c == '"') {
+	i_assert(p->data < p->end && *p->data == '"');
+	start = ++p->data;
+	for (; p->data < p->end; p->data++) {
+		switch (*p->data) {
+		case '"':
+			append_run(p, dest, start, p->data);
 			p->data++;
 			return 1;
+		case '\n': {
+			/* a fold: drop its (CR)LF, keep the WSP after it */
+			const uint8_t *end = p->data;
+
+			if (end > start && end[-1] == '\r')
+				end--;
+			append_run(p, dest, start, end);
+			start = p->data + 1;
+			break;
 		}
-		if (c == '\r' || c == '\n')
-			continue;
-		if (c == '\\') {
+		case '\\':
 			if (p->data + 1 >= p->end)
-				break;
-			c = *++p->data;
+				return -1;
+			append_run(p, dest, start, p->data);
+			start = ++p->data;
+			break;
+		default:
+			break;
 		}
-		append_char(p, dest, c);
 	}
 	return -1;
 }

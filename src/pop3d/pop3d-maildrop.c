@@ -275,6 +275,10 @@ void pop3_maildrop_update(struct pop3_session *s)
 	expunge_count = pop3_uid_ranges(md, pop3_want_expunge, &expunge);
 	seen_count = pop3_uid_ranges(md, pop3_want_seen, &seen);
 	if (expunge_count == 0 && seen_count == 0) {
+		/* Unlock before "+OK": a client that reconnects at once must
+		 * not find its own old session holding the maildrop. */
+		pop3_maildrop_unlock(md->mailbox_id);
+		s->lock_held = false;
 		pop3_reply(s, "+OK Bye, no messages deleted");
 		conn_close_after_flush(s->conn, "quit");
 		return;

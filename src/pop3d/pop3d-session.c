@@ -251,6 +251,19 @@ static const struct pop3_command_def *pop3_command_find(const char *name)
 	return NULL;
 }
 
+static const char *pop3_state_name(enum pop3_state state)
+{
+	switch (state) {
+	case POP3_STATE_AUTHORIZATION:
+		return "authorization";
+	case POP3_STATE_TRANSACTION:
+		return "transaction";
+	case POP3_STATE_UPDATE:
+		return "update";
+	}
+	i_unreached();
+}
+
 static const char *pop3_state_error(enum pop3_state state)
 {
 	switch (state) {
@@ -380,8 +393,8 @@ static void pop3_on_timeout(struct conn *conn)
 {
 	struct pop3_session *s = conn_get_context(conn);
 
-	log_info(s->sid, "pop3_idle_timeout", "state=%d streaming=%s",
-		 (int)s->state, s->stream != NULL ? "yes" : "no");
+	log_info(s->sid, "pop3_idle_timeout", "state=%s streaming=%s",
+		 pop3_state_name(s->state), s->stream != NULL ? "yes" : "no");
 	/* A client stuck in the middle of a RETR gets no text appended to
 	 * the message it is (not) reading. */
 	if (s->stream == NULL)
@@ -421,8 +434,9 @@ static void pop3_on_close(struct conn *conn)
 	/* RFC 1939 section 6: without QUIT nothing is expunged. */
 	if (s->lock_held)
 		pop3_maildrop_unlock(s->maildrop->mailbox_id);
-	log_info(s->sid, "pop3_disconnect", "user=%s state=%d in=%llu out=%llu",
-		 s->username != NULL ? s->username : "-", (int)s->state,
+	log_info(s->sid, "pop3_disconnect", "user=%s state=%s in=%llu out=%llu",
+		 s->username != NULL ? s->username : "-",
+		 pop3_state_name(s->state),
 		 (unsigned long long)conn_bytes_in(conn),
 		 (unsigned long long)conn_bytes_out(conn));
 	pop3_maildrop_free(&s->maildrop);

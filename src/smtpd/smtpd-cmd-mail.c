@@ -31,7 +31,7 @@ void smtpd_cmd_mail(struct smtpd_session *session, const char *args)
 	session->mail = mail;
 	session->state = SMTPD_STATE_MAIL;
 	log_session_id_new(session->queue_id);
-	log_info(session->sid, "smtp_mail", "queue_id=%s from=%s size=%llu",
+	log_debug(session->sid, "smtp_mail", "queue_id=%s from=%s size=%llu",
 		 session->queue_id,
 		 log_quote(addr, sizeof(addr),
 			   smtp_address_to_string(session->txn_pool,
@@ -229,7 +229,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 	rcpt.orcpt_raw = pool_strdup(session->txn_pool, rcpt.orcpt_raw);
 	add_rcpt(session, address, &rcpt);
 	session->state = SMTPD_STATE_RCPT;
-	log_info(session->sid, "smtp_rcpt", "queue_id=%s to=%s accounts=%u",
+	log_debug(session->sid, "smtp_rcpt", "queue_id=%s to=%s accounts=%u",
 		 session->queue_id, quoted, res.account_count);
 	smtpd_reply(session, 250, "2.1.5", "Ok");
 	return;

@@ -99,6 +99,7 @@ static void delivery_reply(struct smtpd_session *session,
 	const char *text;
 	enum store_error error = store_txn_error(txn, &text);
 	unsigned failed = 0;
+	char from[256];
 
 	switch (error) {
 	case STORE_OK:
@@ -116,9 +117,16 @@ static void delivery_reply(struct smtpd_session *session,
 				 "queue_id=%s failed_accounts=%u",
 				 d->queue_id, failed);
 		}
+		/* The one info line per accepted message (MAIL and RCPT
+		 * log at debug level): syscalls count at thousands of
+		 * messages a second. */
 		log_info(session->sid, "smtp_delivered",
-			 "queue_id=%s size=%llu accounts=%u commit_us=%lld",
-			 d->queue_id, (unsigned long long)d->size,
+			 "queue_id=%s from=%s rcpts=%u size=%llu accounts=%u "
+			 "commit_us=%lld", d->queue_id,
+			 log_quote(from, sizeof(from),
+				   smtp_address_to_string(session->txn_pool,
+							  &session->mail.path)),
+			 session->rcpt_count, (unsigned long long)d->size,
 			 d->account_count - failed,
 			 (long long)(time_real_us() - d->start_us));
 		smtpd_reply(session, 250, "2.0.0", "Ok: queued as %s",

@@ -6,6 +6,9 @@
 #include "pool.h"
 #include "mime-parser.h"
 #include "imap-bodystructure.h"
+#include "buf.h"
+#include "message-header.h"
+#include "rfc2047.h"
 #endif
 
 /* Stored messages have CRLF line ends (DESIGN.md "Messages on disk"):
@@ -29,6 +32,47 @@ static uint8_t *store_convert_lf(const uint8_t *data, size_t size,
 	*size_r = o;
 	return out;
 }
+
+#ifdef STORE_HAVE_LIBIMAP
+/* The header index for SEARCH: every field of the top-level header as
+ * "name: value\n", the name lower-cased, the value unfolded and RFC 2047
+ * decoded to UTF-8, so FROM/SUBJECT/HEADER searches match without reading
+ * or decoding the message. Capped at STORE_SEARCH_HEADERS_MAX bytes. */
+static char *store_search_headers(struct pool *pool, const uint8_t *data,
+				  size_t header_size)
+{
+	struct buf out = BUF_INIT;
+	struct message_header_iter iter;
+	struct message_header_field field;
+	message_header_iter_init(&iter, data, header_size);
+	while (message_header_iter_next(&iter, &field) > 0) {
+		if (field.no_colon || field.name_len == 0)
+			continue;
+		char *unfolded =
+		    message_header_unfold(pool, field.value, field.value_len);
+		char *decoded = rfc2047_decode(pool, (const uint8_t *)unfolded,
+					       strlen(unfolded));
+		size_t need = field.name_len + strlen(decoded) + 3;
+		if (out.len + need > STORE_SEARCH_HEADERS_MAX)
+			break;
+		size_t start = out.len;
+		buf_append(&out, field.name, field.name_len);
+		for (size_t i = start; i < out.len; i++) {
+			if (out.data[i] >= 'A' && out.data[i] <= 'Z')
+				out.data[i] += 'a' - 'A';
+		}
+		buf_append(&out, ": ", 2);
+		/* A line per field: embedded line ends would split it. */
+		for (const char *p = decoded; *p != '\0'; p++)
+			buf_append_byte(&out,
+					*p == '\n' || *p == '\r' ? ' ' : *p);
+		buf_append_byte(&out, '\n');
+	}
+	char *ret = i_strdup(buf_cstr(&out));
+	buf_free(&out);
+	return ret;
+}
+#endif
 
 void store_new_body_init(struct store_new_body *body, const void *data,
 			 size_t size, bool convert_lf)
@@ -76,6 +120,8 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 	body->bodystructure =
 	    i_strdup(bodystructure == NULL ? "" : bodystructure);
 	body->body = i_strdup(imap_body == NULL ? "" : imap_body);
+	body->search_headers =
+	    store_search_headers(pool, body->data, body->header_size);
 	pool_destroy(&pool);
 #else
 	/* Without lib-imap in the build the strings stay empty and IMAP
@@ -83,6 +129,7 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 	body->envelope = i_strdup("");
 	body->bodystructure = i_strdup("");
 	body->body = i_strdup("");
+	body->search_headers = i_strdup("");
 #endif
 }
 
@@ -92,5 +139,6 @@ void store_new_body_free(struct store_new_body *body)
 	i_free(body->envelope);
 	i_free(body->bodystructure);
 	i_free(body->body);
+	i_free(body->search_headers);
 	i_free(body->file_name);
 }

@@ -46,6 +46,7 @@ struct store_new_body {
 	size_t size;
 	uint64_t header_size, lines;
 	char *envelope, *bodystructure, *body; /* i_malloc'd, never NULL */
+	char *search_headers; /* i_malloc'd, never NULL; "" = none */
 	/* Set by the backend's prepare step when the body goes to a file. */
 	char *file_name;
 };
@@ -172,11 +173,10 @@ struct store_backend {
 	int (*mailbox_status)(struct store *store, int64_t mailbox_id,
 			      struct store_mailbox_status *status_r,
 			      const char **error_r);
-	struct store_message_iter *(*message_iter_init)(struct store *store,
-							int64_t mailbox_id,
-							uint32_t uid_first,
-							uint32_t uid_last,
-							uint64_t changedsince);
+	struct store_message_iter *(*message_iter_init)(
+	    struct store *store, int64_t mailbox_id, uint32_t uid_first,
+	    uint32_t uid_last, uint64_t changedsince, bool with_headers);
+	const char *(*message_iter_headers)(struct store_message_iter *iter);
 	int (*message_iter_next)(struct store_message_iter *iter,
 				 struct store_message *msg_r);
 	int (*message_iter_deinit)(struct store_message_iter *iter,

@@ -483,26 +483,35 @@ struct store_message_iter {
 	struct sqlite_conn *conn;
 	sqlite3_stmt *stmt;
 	const char *error;
-	bool failed, done;
+	bool failed, done, with_headers;
 };
 
-struct store_message_iter *sqlite_store_message_iter_init(struct store *store,
-							  int64_t mailbox_id,
-							  uint32_t uid_first,
-							  uint32_t uid_last,
-							  uint64_t changedsince)
+struct store_message_iter *
+sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
+			       uint32_t uid_first, uint32_t uid_last,
+			       uint64_t changedsince, bool with_headers)
 {
 	struct store_message_iter *iter = i_new(struct store_message_iter, 1);
 	const char *error;
 	iter->store = store;
+	iter->with_headers = with_headers;
 	iter->conn = sqlite_reader_get(store, &error);
-	if (iter->conn != NULL) {
+	if (iter->conn != NULL && !with_headers) {
 		iter->stmt = sqlite_conn_stmt(
 		    iter->conn,
 		    "SELECT uid, flags, keywords, modseq, size, "
 		    "internaldate, body_id FROM message WHERE "
 		    "mailbox_id=?1 AND uid>=?2 AND uid<=?3 AND modseq>?4 "
 		    "ORDER BY uid",
+		    &error);
+	} else if (iter->conn != NULL) {
+		iter->stmt = sqlite_conn_stmt(
+		    iter->conn,
+		    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
+		    "m.internaldate, m.body_id, s.headers FROM message m "
+		    "LEFT JOIN body_search s ON s.body_id=m.body_id WHERE "
+		    "m.mailbox_id=?1 AND m.uid>=?2 AND m.uid<=?3 AND "
+		    "m.modseq>?4 ORDER BY m.uid",
 		    &error);
 	}
 	if (iter->stmt == NULL) {
@@ -546,6 +555,14 @@ int sqlite_store_message_iter_next(struct store_message_iter *iter,
 	return 1;
 }
 
+const char *sqlite_store_message_iter_headers(struct store_message_iter *iter)
+{
+	if (!iter->with_headers || iter->failed || iter->done)
+		return "";
+	const unsigned char *h = sqlite3_column_text(iter->stmt, 7);
+	return h == NULL ? "" : (const char *)h;
+}
+
 int sqlite_store_message_iter_deinit(struct store_message_iter *iter,
 				     const char **error_r)
 {
@@ -575,8 +592,10 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 	    conn,
 	    "SELECT m.uid, m.flags, m.keywords, m.modseq, m.size, "
 	    "m.internaldate, m.body_id, b.envelope, b.bodystructure, "
-	    "b.body, b.header_size, b.lines FROM message m JOIN body b "
-	    "ON b.id=m.body_id WHERE m.mailbox_id=?1 AND m.uid=?2",
+	    "b.body, b.header_size, b.lines, s.headers FROM message m JOIN "
+	    "body b "
+	    "ON b.id=m.body_id LEFT JOIN body_search s ON s.body_id=m.body_id "
+	    "WHERE m.mailbox_id=?1 AND m.uid=?2",
 	    error_r);
 	int ret = -1;
 	if (stmt != NULL) {
@@ -600,6 +619,8 @@ int sqlite_store_message_get(struct store *store, int64_t mailbox_id,
 			info_r->body = sqlite_column_pstr(pool, stmt, 9);
 			info_r->header_size = sqlite3_column_int64(stmt, 10);
 			info_r->lines = sqlite3_column_int64(stmt, 11);
+			info_r->search_headers =
+			    sqlite_column_pstr(pool, stmt, 12);
 			ret = 1;
 		} else if (rc == SQLITE_DONE) {
 			ret = 0;

@@ -240,7 +240,15 @@ bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 	if (!w_done(w, stmt))
 		return false;
 	*id_r = sqlite3_last_insert_rowid(w->conn->db);
-	return true;
+	if (b->search_headers[0] == '\0')
+		return true;
+	stmt = w_stmt(w, "INSERT INTO body_search(body_id, headers) "
+			 "VALUES(?1, ?2)");
+	if (stmt == NULL)
+		return false;
+	sqlite3_bind_int64(stmt, 1, *id_r);
+	sqlite3_bind_text(stmt, 2, b->search_headers, -1, SQLITE_STATIC);
+	return w_done(w, stmt);
 }
 
 bool w_body_ref(struct wctx *w, int64_t body_id, int64_t delta)
@@ -282,15 +290,21 @@ bool w_body_unref(struct wctx *w, int64_t body_id)
 		i_free(path_copy);
 		return true;
 	}
-	stmt = w_stmt(w, "DELETE FROM body WHERE id=?1");
-	if (stmt == NULL) {
-		i_free(path_copy);
-		return false;
-	}
-	sqlite3_bind_int64(stmt, 1, body_id);
-	if (!w_done(w, stmt)) {
-		i_free(path_copy);
-		return false;
+	static const char *const deletes[] = {
+	    "DELETE FROM body WHERE id=?1",
+	    "DELETE FROM body_search WHERE body_id=?1",
+	};
+	for (unsigned i = 0; i < N_ELEMENTS(deletes); i++) {
+		stmt = w_stmt(w, deletes[i]);
+		if (stmt == NULL) {
+			i_free(path_copy);
+			return false;
+		}
+		sqlite3_bind_int64(stmt, 1, body_id);
+		if (!w_done(w, stmt)) {
+			i_free(path_copy);
+			return false;
+		}
 	}
 	if (path_copy != NULL) {
 		struct sqlite_store *ss = w->ss;

@@ -349,8 +349,17 @@ static const char *const sqlite_migration_v2[] = {
     "CREATE INDEX queue_recipient_queue ON queue_recipient(queue_id)",
     NULL,
 };
+static const char *const sqlite_migration_v3[] = {
+    /* The SEARCH header index, apart from body so that reading it never
+     * walks a large blob's overflow pages. */
+    "CREATE TABLE body_search("
+    " body_id INTEGER PRIMARY KEY,"
+    " headers TEXT NOT NULL)",
+    NULL,
+};
 static const char *const *const sqlite_migrations[] = {
     sqlite_migration_v2,
+    sqlite_migration_v3,
 };
 
 /* Migrates from version from to from+1 in its own transaction; the version
@@ -801,6 +810,7 @@ const struct store_backend store_backend_sqlite = {
     .subscription_list = sqlite_store_subscription_list,
     .mailbox_status = sqlite_store_mailbox_status,
     .message_iter_init = sqlite_store_message_iter_init,
+    .message_iter_headers = sqlite_store_message_iter_headers,
     .message_iter_next = sqlite_store_message_iter_next,
     .message_iter_deinit = sqlite_store_message_iter_deinit,
     .message_get = sqlite_store_message_get,

@@ -881,7 +881,22 @@ struct store_message_iter *store_message_iter_init(struct store *store,
 						   uint64_t changedsince)
 {
 	return store->backend->message_iter_init(store, mailbox_id, uid_first,
-						 uid_last, changedsince);
+						 uid_last, changedsince, false);
+}
+
+struct store_message_iter *
+store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
+				uint32_t uid_first, uint32_t uid_last,
+				uint64_t changedsince)
+{
+	return store->backend->message_iter_init(store, mailbox_id, uid_first,
+						 uid_last, changedsince, true);
+}
+
+const char *store_message_iter_headers(struct store_message_iter *iter)
+{
+	struct store *store = ((struct store_message_iter_head *)iter)->store;
+	return store->backend->message_iter_headers(iter);
 }
 
 int store_message_iter_next(struct store_message_iter *iter,

@@ -120,7 +120,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -310,6 +310,17 @@ int store_message_iter_next(struct store_message_iter *iter,
 int store_message_iter_deinit(struct store_message_iter **iter,
 			      const char **error_r);
 
+/* Like store_message_iter_init(), and store_message_iter_headers() gives
+ * each message's search_headers (see store_message_info): SEARCH over
+ * header fields without opening bodies. */
+struct store_message_iter *
+store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
+				uint32_t uid_first, uint32_t uid_last,
+				uint64_t changedsince);
+/* The current message's search headers ("" unless the iterator came from
+ * store_message_iter_init_headers()); valid until the next call. */
+const char *store_message_iter_headers(struct store_message_iter *iter);
+
 /* One message's metadata plus the strings cached at arrival. Fields the
  * parser could not produce (or before lib-mail is linked) are "". */
 struct store_message_info {
@@ -318,8 +329,17 @@ struct store_message_info {
 	const char *bodystructure; /* IMAP BODYSTRUCTURE, rendered */
 	const char *body;	   /* IMAP BODY (non-extensible) */
 	uint64_t header_size;	   /* bytes of header incl. blank line */
-	uint64_t lines;		   /* CRLF count of the whole message */
+	uint64_t lines;
+	    /* CRLF count of the whole message */ /* The SEARCH header index:
+						   * one "name: value\n" line
+						   * per field of the top-level
+						   * header, name lower-cased,
+						   * value unfolded and RFC 2047
+						   * decoded (UTF-8); "" when
+						   * not indexed. */
+	const char *search_headers;
 };
+#define STORE_SEARCH_HEADERS_MAX (64 * 1024)
 /* 1 and *info_r, 0 if no such message. */
 int store_message_get(struct store *store, int64_t mailbox_id, uint32_t uid,
 		      struct pool *pool, struct store_message_info *info_r,

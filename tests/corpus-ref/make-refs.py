@@ -125,6 +125,9 @@ disable_plaintext_auth = no
 auth_mechanisms = plain
 first_valid_uid = 0
 mail_location = maildir:~/Maildir
+# store messages byte for byte (the default turns CRLF into LF, which
+# loses a byte of CR CR LF and of a CR at the very end)
+mail_save_crlf = yes
 passdb {
   driver = passwd-file
   args = %(tmp)s/users

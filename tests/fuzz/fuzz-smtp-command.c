@@ -82,6 +82,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf_free(&out);
 			smtp_data_decoder_destroy(&dec);
 		}
+		if (ret > 0 && cmd.verb == SMTP_VERB_BDAT) {
+			struct smtp_data_limits limits = {
+				.max_size = 4096, .max_line = 1000,
+				.max_headers = 50, .max_received = 5,
+				.allow_bare_lf = (data[0] & 1) != 0};
+			struct smtp_data_decoder *dec =
+				smtp_data_decoder_create(SMTP_DATA_MODE_RAW,
+							 &limits);
+			struct smtp_error error2;
+			struct buf out = BUF_INIT;
+			uint64_t chunk;
+			bool last;
+			if (smtp_bdat_args_parse(cmd.args, &chunk, &last,
+						 &error2) > 0) {
+				size_t cn = (size_t)MIN(chunk,
+							(uint64_t)(size - pos));
+				ret = smtp_data_decoder_feed(dec, data + pos, cn,
+							     &out, &consumed);
+				i_assert(ret == 0 && consumed == cn);
+				i_assert(out.len <= 4096);
+				pos += cn;
+			}
+			buf_free(&out);
+			smtp_data_decoder_destroy(&dec);
+		}
 		pool_clear(pool);
 	}
 

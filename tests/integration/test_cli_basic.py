@@ -106,14 +106,22 @@ BAD_INPUT = [
 ]
 
 
-@pytest.fixture
-def populated(offline):
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """One store for the whole bad-input table: every case fails, so none
+    changes it (and the password is hashed once, not per case)."""
     require_store()
-    assert offline("domain", "add", "example.com").returncode == 0
-    res = offline("user", "add", "taken@example.com", "--password-stdin",
-                  input="secret\n")
+    tmp = tmp_path_factory.mktemp("populated")
+    conf = str(tmp / "posthorn.conf")
+    write_config(conf, str(tmp / "data"), {"imap": free_ports(1)[0]})
+
+    def cli(*args, input=None):
+        return run("-c", conf, *args, input=input)
+    assert cli("domain", "add", "example.com").returncode == 0
+    res = cli("user", "add", "taken@example.com", "--password-stdin",
+              input="secret\n")
     assert res.returncode == 0, res.stderr
-    return offline
+    return cli
 
 
 @pytest.mark.parametrize("args,stdin,message", BAD_INPUT,

@@ -274,3 +274,32 @@ def test_pid_file(tmp_path):
         assert server.stop() == 0
     check_log_clean(server.log())
     assert not os.path.exists(pid_file)
+
+
+def test_bad_data_dir_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    conf = str(tmp_path / "p.conf")
+    write_config(conf, str(blocker / "data"), {"imap": free_ports(1)[0]})
+    res = subprocess.run([POSTHORND, "-c", conf], capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 1
+    assert re.search(r'event=start-failed error="cannot create %s/data: Not a directory"'
+                     % re.escape(str(blocker)), res.stderr), res.stderr
+
+
+def test_port_in_use_refused(tmp_path, posthorn):
+    """A listener that cannot bind stops the start with exit 1 (once its
+    protocol is built in: before, the listener is skipped)."""
+    bound = re.search(r'event=ready .*listeners="([^"]*)"', posthorn.log()).group(1)
+    if not bound:
+        pytest.skip("no listener is bound yet (protocols not built)")
+    name, addr = bound.split()[0].split("=", 1)
+    conf = str(tmp_path / "clash.conf")
+    write_config(conf, str(tmp_path / "data2"), {name: posthorn.ports[name]})
+    res = subprocess.run([POSTHORND, "-c", conf], capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 1
+    assert "event=start-failed" in res.stderr
+    assert "listen.%s %s" % (name, addr) in res.stderr
+    assert "in use" in res.stderr

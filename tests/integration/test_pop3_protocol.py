@@ -684,3 +684,78 @@ def test_retr_sets_seen_at_quit(env):
     p = env.login()
     p.retr(1)
     assert p.quit() == b"+OK Bye, no messages deleted"
+
+
+def test_imap_expunge_during_pop3_session(env):
+    """IMAP expunges a message that the POP3 snapshot still lists: RETR of
+    it answers cleanly (the message or -ERR, never a broken response), and
+    DELE of it plus QUIT still succeeds."""
+    import imaplib
+    if "listener-skipped listener=imap " in env.server.log():
+        pytest.skip("imapd is not built into posthornd yet")
+    env.append(USER, MSG1, MSG2)
+    p = env.login()
+    imap = imaplib.IMAP4("127.0.0.1", env.server.ports["imap"], timeout=20)
+    imap.starttls(env.tls_context())
+    imap.login(USER, PASSWORD)
+    imap.select("INBOX")
+    imap.store("1", "+FLAGS", "\\Deleted")
+    imap.expunge()
+    imap.logout()
+    p._putcmd("RETR 1")
+    line = p._getline()[0]
+    if line.startswith(b"+OK"):
+        lines = []
+        while True:
+            l = p._getline()[0]
+            if l == b".":
+                break
+            lines.append(l[1:] if l.startswith(b"..") else l)
+        assert b"\r\n".join(lines) + b"\r\n" == crlf(MSG1)
+    else:
+        assert line.startswith(b"-ERR Message was removed")
+    assert p.stat()[0] == 2  # the snapshot is unchanged
+    p.dele(1)
+    p.dele(2)
+    assert p.quit() == b"+OK Bye, 2 messages deleted"
+    assert env.inbox(USER) == []
+
+
+def test_corpus_retr_top(env):
+    """Every message of the shared test corpus comes back from RETR exactly
+    as stored (LF made CRLF on import), and TOP n 0 is its header plus the
+    blank line, LIST its stored size."""
+    corpus = conftest.require_shared("corpus", "messages")
+    names = sorted(os.listdir(corpus))
+    datas = []
+    for name in names:
+        with open(os.path.join(corpus, name), "rb") as f:
+            datas.append(f.read())
+    env.append(USER, *datas)
+    p = env.login(env.pop3s())
+    assert p.stat()[0] == len(datas)
+    for i, data in enumerate(datas, 1):
+        stored = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert p.list(i) == b"+OK %d %d" % (i, len(stored)), names[i - 1]
+        resp, lines, _ = p.retr(i)
+        want = stored if stored.endswith(b"\r\n") else stored + b"\r\n"
+        assert b"\r\n".join(lines) + b"\r\n" == want, names[i - 1]
+        resp, lines, _ = p.top(i, 0)
+        end = stored.find(b"\r\n\r\n")
+        header = want if end < 0 else stored[:end + 4]
+        assert b"\r\n".join(lines) + b"\r\n" == header, names[i - 1]
+    p.quit()
+
+
+def test_connection_limit_message(posthorn_factory, tmp_path):
+    env = make_env(posthorn_factory, tmp_path, extra=PLAINTEXT_OK +
+                   "[limits]\nmax_connections_per_ip = 1\n")
+    p = env.plain()
+    s = socket.create_connection(("127.0.0.1", env.port), timeout=20)
+    f = s.makefile("rb")
+    assert f.readline() == b"-ERR [SYS/TEMP] Too many connections\r\n"
+    assert f.readline() == b""
+    s.close()
+    # The first session is unaffected.
+    env.login(p)
+    p.quit()

@@ -103,7 +103,7 @@ static void test_good_file(void **state)
 		"handshake_timeout = 45\n"
 		"[smtp]\n"
 		"max_message_size = 25M\n"
-		"recipient_delimiter = +-\n"
+		"recipient_delimiter = -\n"
 		"vrfy = off\n"
 		"expn = on\n");
 	assert_string_equal(c->server.hostname, "mx.example.com");
@@ -132,7 +132,7 @@ static void test_good_file(void **state)
 	assert_int_equal(c->limits.smtp_idle_timeout, 600);
 	assert_int_equal(c->limits.handshake_timeout, 45);
 	assert_true(c->smtp.max_message_size == 25 * 1024 * 1024);
-	assert_string_equal(c->smtp.recipient_delimiter, "+-");
+	assert_string_equal(c->smtp.recipient_delimiter, "-");
 	assert_int_equal(c->smtp.vrfy, CONFIG_VERIFY_OFF);
 	assert_int_equal(c->smtp.expn, CONFIG_VERIFY_ON);
 	config_unref(&c);
@@ -190,12 +190,16 @@ static const struct bad_case bad_cases[] = {
 	{ "[smtp]\nvrfy = maybe\n",
 	  "t.conf:2: smtp.vrfy: expected off, ambiguous or on, got \"maybe\"\n" },
 	{ "[smtp]\nrecipient_delimiter = ab\n",
-	  "t.conf:2: smtp.recipient_delimiter: expected up to 8 punctuation characters such as + or -, got \"ab\"\n" },
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"ab\"\n" },
 	{ "[server]\njust some words\n", "t.conf:2: line: expected key = value\n" },
 	{ "[server]\nuser: x\n", "t.conf:2: line: expected key = value\n" },
 	{ "[server\nuser = x\n", "t.conf:1: line: expected ']' after section name\n" },
 	{ "[server] x\n", "t.conf:1: line: unexpected text after ']'\n" },
 	{ "[server]\n= x\n", "t.conf:2: line: missing key name before '='\n" },
+	{ "[smtp]\nrecipient_delimiter = +-\n",
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"+-\"\n" },
+	{ "[smtp]\nrecipient_delimiter = @\n",
+	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"@\"\n" },
 	{ "[server]\nuser = \x01x\n",
 	  "" /* control characters are fine in a user name here; checked by getpwnam */ },
 	/* Every problem is reported, not just the first. */

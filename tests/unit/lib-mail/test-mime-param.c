@@ -38,8 +38,16 @@ static void test_content_type(void **state)
 		{ "text/plain; a==?utf-8?q?x?=; b=2", 1, "text", "plain", "a==?utf-8?q?x?=;b=2;" },
 		{ "text/plain; a=", 1, "text", "plain", "a=;" },
 		{ "text/plain; a=\"unterminated", 1, "text", "plain", "" },
-		/* broken type: no parameters at all */
-		{ "text", 0, NULL, NULL, "" },
+		/* broken type: no parameters at all; a lone type is kept */
+		{ "text", 0, "text", NULL, "" },
+		{ "text/plain junk; a=b", 0, NULL, NULL, "" },
+		{ "text/plain/x", 0, NULL, NULL, "" },
+		/* junk after a value: skipped up to the next ';' */
+		{ "text/plain; format=flo junk; delsp=yes", 1, "text", "plain",
+		  "format=flo;delsp=yes;" },
+		{ "text/plain; protocol=\"a/b\"\xc3\xa9; boundary=x", 1, "text", "plain",
+		  "protocol=a/b;boundary=x;" },
+		{ "text/plain; name=a/b.txt; c=d", 1, "text", "plain", "name=a;c=d;" },
 		{ "application-x-gzip; name=\"a.gz\"", 0, NULL, NULL, "" },
 		{ "text/", 0, NULL, NULL, "" },
 		{ "", 0, NULL, NULL, "" },
@@ -56,12 +64,14 @@ static void test_content_type(void **state)
 						  &subtype, &params, &count);
 
 		assert_int_equal(ret, cases[i].ret);
-		if (cases[i].type == NULL) {
+		if (cases[i].type == NULL)
 			assert_null(type);
-		} else {
+		else
 			assert_string_equal(type, cases[i].type);
+		if (cases[i].subtype == NULL)
+			assert_null(subtype);
+		else
 			assert_string_equal(subtype, cases[i].subtype);
-		}
 		assert_string_equal(params_str(pool, params, count), cases[i].params);
 	}
 	pool_destroy(&pool);

@@ -114,10 +114,11 @@ static void test_shapes(void **state)
 	/* LF-only input is accepted, sizes are of the bytes given */
 	check_shape("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n",
 		    "(0,43,43,15,4(47,1,48,3,0))");
-	/* a boundary inside a part's header ends it with an empty body */
+	/* a boundary inside a part's header ends it with an empty body;
+	 * the line end before the boundary is the boundary's */
 	check_shape("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
 		    "--b\r\nX: y\r\n--b\r\n\r\nz\r\n",
-		    "(0,45,45,21,5(50,6,56,0,0)(61,2,63,3,1))");
+		    "(0,45,45,21,5(50,4,54,0,0)(61,2,63,3,1))");
 	/* multipart without a boundary parameter: a leaf */
 	check_shape("Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n",
 		    "(0,33,33,10,3)");
@@ -173,9 +174,10 @@ static void test_fields(void **state)
 	assert_string_equal(p2->content_location, "http://x/");
 	assert_string_equal(p2->content_md5, "Q2hlY2sgSW50ZWdyaXR5IQ==");
 	assert_null(p2->envelope);
-	/* invalid Content-Type: "" "" and no text default */
-	assert_string_equal(p3->content_type, "");
-	assert_true((p3->flags & MIME_PART_FLAG_TEXT) == 0);
+	/* invalid Content-Type: a lone type is kept, subtype "" */
+	assert_string_equal(p3->content_type, "text");
+	assert_string_equal(p3->content_subtype, "");
+	assert_true((p3->flags & MIME_PART_FLAG_TEXT) != 0);
 	assert_int_equal(mime_part_count(root), 5);
 	pool_destroy(&pool);
 }
@@ -189,15 +191,16 @@ static void test_limits(void **state)
 	struct mime_part *root, *p;
 	unsigned int depth = 0;
 
-	/* deep nesting stops at max_depth */
+	/* deep nesting stops at max_depth - 1 (Dovecot's count) */
 	for (int i = 0; i < 50; i++)
 		buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i);
 	buf_append_str(&b, "\r\nleaf\r\n");
 	root = mime_parse(pool, b.data, b.len, &limits);
 	for (p = root; p->children != NULL; p = p->children)
 		depth++;
-	assert_int_equal(depth, 5);
+	assert_int_equal(depth, 4);
 	assert_true((p->flags & MIME_PART_FLAG_LIMIT_REACHED) != 0);
+	assert_true((p->flags & MIME_PART_FLAG_MULTIPART) == 0);
 	/* message/rfc822 nesting too */
 	buf_reset(&b);
 	for (int i = 0; i < 50; i++)
@@ -206,7 +209,7 @@ static void test_limits(void **state)
 	depth = 0;
 	for (p = root; p->children != NULL; p = p->children)
 		depth++;
-	assert_int_equal(depth, 5);
+	assert_int_equal(depth, 4);
 	/* part count */
 	buf_reset(&b);
 	buf_append_str(&b, "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
@@ -226,6 +229,16 @@ static void test_limits(void **state)
 	assert_null(root->content_type);
 	assert_null(root->children);
 	assert_int_equal(root->header_size, 1010 + 43 + 2);
+	/* many repeated address fields: capped, and in linear time */
+	buf_reset(&b);
+	for (int i = 0; i < 100000; i++)
+		buf_append_str(&b, "To: a@b\r\n");
+	buf_append_str(&b, "\r\nbody\r\n");
+	root = mime_parse(pool, b.data, b.len, NULL);
+	unsigned int n = 0;
+	for (const struct message_address *a = root->envelope->to; a != NULL; a = a->next)
+		n++;
+	assert_int_equal(n, 10000);
 	buf_free(&b);
 	pool_destroy(&pool);
 }

@@ -163,6 +163,49 @@ static void test_deliver_and_read(void **state)
 	assert_int_equal(a->used_bytes, strlen(msg));
 }
 
+/* The SEARCH header index, with lib-imap (and lib-mail) in the build. */
+static void test_search_headers(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	const char *msg = "From: =?UTF-8?Q?Ren=C3=A9?= <rene@example.org>\r\n"
+			  "Subject: =?UTF-8?B?w6l0w6k=?= report\r\n"
+			  " continued\r\n"
+			  "X-Custom: Value\r\n"
+			  "\r\n"
+			  "Subject: not a header\r\n";
+	uint32_t uid = test_deliver(f->store, f->alice, msg);
+	struct store_message_info info;
+	assert_int_equal(
+	    store_message_get(f->store, f->inbox, uid, f->pool, &info, &error),
+	    1);
+	if (info.envelope[0] == '\0')
+		skip(); /* no lib-mail: nothing is indexed */
+	assert_string_equal(info.search_headers,
+			    "from: Ren\xc3\xa9 <rene@example.org>\n"
+			    "subject: \xc3\xa9t\xc3\xa9 report continued\n"
+			    "x-custom: Value\n");
+
+	struct store_message_iter *iter =
+	    store_message_iter_init_headers(f->store, f->inbox, 1, 0, 0);
+	struct store_message m;
+	assert_int_equal(store_message_iter_next(iter, &m), 1);
+	assert_string_equal(store_message_iter_headers(iter),
+			    info.search_headers);
+	assert_int_equal(store_message_iter_next(iter, &m), 0);
+	assert_int_equal(store_message_iter_deinit(&iter, &error), 1);
+
+	/* Gone with the body. */
+	struct store_txn *txn = store_txn_create(f->store);
+	store_txn_expunge(txn, f->inbox, NULL, 0, false);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	store_txn_destroy(&txn);
+	iter = store_message_iter_init_headers(f->store, f->inbox, 1, 0, 0);
+	assert_int_equal(store_message_iter_next(iter, &m), 0);
+	assert_string_equal(store_message_iter_headers(iter), "");
+	assert_int_equal(store_message_iter_deinit(&iter, &error), 1);
+}
+
 static void test_lf_conversion(void **state)
 {
 	struct fixture *f = *state;
@@ -563,6 +606,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_deliver_and_read, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_search_headers, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_lf_conversion, setup,
 					    teardown),
