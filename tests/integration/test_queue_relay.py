@@ -204,3 +204,28 @@ def test_smarthost_with_required_tls(tmp_path):
             rc = server.stop()
             check_log_clean(server.log())
             assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
+
+
+def test_forward_through_smtp_listener(two):
+    """Mail arriving at A's MX listener for an alias whose target is at
+    b.test is queued by A and carried to B: bob's INBOX then holds it with
+    both instances' Received fields. Skipped while A's SMTP listener does
+    not queue remote alias targets."""
+    import smtplib
+    a, b = two
+    a.cli("alias", "add", "fwd@a.test", "bob@b.test", check=True)
+    with smtplib.SMTP("127.0.0.2", a.ports["smtp"], timeout=20) as s:
+        s.ehlo("client.example")
+        code, _ = s.mail("carol@client.example")
+        assert code == 250
+        code, text = s.rcpt("fwd@a.test")
+        if code != 250:
+            pytest.skip("A's SMTP listener refuses remote alias targets: "
+                        "%d %s" % (code, text.decode(errors="replace")))
+        assert code == 250
+        code, _ = s.data(MESSAGE.replace(b"\n", b"\r\n"))
+        assert code == 250
+    got = wait_stored(b, "bob@b.test", 1)[0]
+    assert len(re.findall(rb"^Received: ", got, re.M)) >= 2, got
+    assert re.search(rb"Received: from mx\.a\.test ", got), got
+    assert b"\r\nSubject: across\r\n" in got
