@@ -310,6 +310,29 @@ static void test_mime_structure(void **state)
 	pool_destroy(&pool);
 }
 
+static void test_utf8_recipient(void **state)
+{
+	struct queue_dsn_rcpt rcpt = {
+		.address = "bj\xc3\xb8rn@b.test",
+		.action = QUEUE_DSN_ACTION_FAILED,
+		.status = "5.6.7",
+	};
+	struct queue_dsn dsn = {
+		.reporting_mta = "mx.a.test",
+		.to = "alice@a.test",
+		.rcpts = &rcpt,
+		.rcpt_count = 1,
+	};
+	struct buf out = BUF_INIT;
+
+	queue_dsn_build(&dsn, &out);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "Content-Type: message/global-delivery-status\r\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "Final-Recipient: utf-8;bj\xc3\xb8rn@b.test\r\n"));
+	buf_free(&out);
+}
+
 static void test_notify(void **state)
 {
 	/* RFC 3461 section 4.1. */
@@ -345,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_failed_headers_only),
 		cmocka_unit_test(test_ret_full_and_delayed),
 		cmocka_unit_test(test_mime_structure),
+		cmocka_unit_test(test_utf8_recipient),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_backoff),
 	};
