@@ -9,7 +9,6 @@
 #include "queue-store.h"
 #include "queue-daemon.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <openssl/ssl.h>
 
@@ -28,10 +27,25 @@ struct queue_daemon {
 	struct queue_store *qs;
 	struct queue *queue;
 
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stopped;
+	/* One reference for the owner and one per post in flight: a post
+	 * still queued when the loops are freed runs after destroy. */
+	atomic_uint refs;
+	bool destroyed;
 };
+
+static void queue_daemon_free(struct queue_daemon *qd);
+
+static void queue_daemon_unref(struct queue_daemon *qd)
+{
+	if (atomic_fetch_sub(&qd->refs, 1) == 1)
+		queue_daemon_free(qd);
+}
+
+static void queue_daemon_post(struct queue_daemon *qd, void (*fn)(void *))
+{
+	atomic_fetch_add(&qd->refs, 1);
+	net_loop_post(qd->loop, fn, qd);
+}
 
 static _Atomic(struct queue_daemon *) queue_daemon_current;
 
@@ -49,10 +63,15 @@ static void queue_daemon_start_cb(void *ctx)
 	};
 	const char *error;
 
+	if (qd->destroyed) {
+		queue_daemon_unref(qd);
+		return;
+	}
 	qd->resolver = dns_resolver_create(net_loop_base(qd->loop), &dset,
 					   &error);
 	if (qd->resolver == NULL) {
 		log_error(NULL, "queue-start-failed", "error=\"%s\"", error);
+		queue_daemon_unref(qd);
 		return;
 	}
 	qd->qs = queue_store_create(qd->store, &target);
@@ -67,6 +86,7 @@ static void queue_daemon_start_cb(void *ctx)
 			 ? qd->set.source_ip
 			 : "any");
 	queue_kick(qd->queue);
+	queue_daemon_unref(qd);
 }
 
 static void queue_daemon_wake_cb(void *ctx)
@@ -75,6 +95,7 @@ static void queue_daemon_wake_cb(void *ctx)
 
 	if (qd->queue != NULL)
 		queue_wake(qd->queue);
+	queue_daemon_unref(qd);
 }
 
 static void queue_daemon_kick_cb(void *ctx)
@@ -83,6 +104,7 @@ static void queue_daemon_kick_cb(void *ctx)
 
 	if (qd->queue != NULL)
 		queue_kick(qd->queue);
+	queue_daemon_unref(qd);
 }
 
 static void queue_daemon_stop_cb(void *ctx)
@@ -94,10 +116,6 @@ static void queue_daemon_stop_cb(void *ctx)
 	queue_destroy(&qd->queue);
 	queue_store_destroy(&qd->qs);
 	dns_resolver_destroy(&qd->resolver);
-	pthread_mutex_lock(&qd->lock);
-	qd->stopped = true;
-	pthread_cond_signal(&qd->cond);
-	pthread_mutex_unlock(&qd->lock);
 }
 
 /* "HOST:PORT", "[HOST]:PORT" (IPv6 literals need the brackets) or "HOST"
@@ -238,9 +256,8 @@ queue_daemon_create(struct net_loops *loops, struct store *store,
 			.data_final_timeout_ms = set->data_timeout * 1000,
 		},
 	};
-	pthread_mutex_init(&qd->lock, NULL);
-	pthread_cond_init(&qd->cond, NULL);
-	net_loop_post(qd->loop, queue_daemon_start_cb, qd);
+	atomic_init(&qd->refs, 1);
+	queue_daemon_post(qd, queue_daemon_start_cb);
 	atomic_store(&queue_daemon_current, qd);
 	return qd;
 fail:
@@ -255,12 +272,12 @@ fail:
 
 void queue_daemon_wake(struct queue_daemon *qd)
 {
-	net_loop_post(qd->loop, queue_daemon_wake_cb, qd);
+	queue_daemon_post(qd, queue_daemon_wake_cb);
 }
 
 void queue_daemon_kick(struct queue_daemon *qd)
 {
-	net_loop_post(qd->loop, queue_daemon_kick_cb, qd);
+	queue_daemon_post(qd, queue_daemon_kick_cb);
 }
 
 void queue_daemon_destroy(struct queue_daemon **_qd)
@@ -271,13 +288,15 @@ void queue_daemon_destroy(struct queue_daemon **_qd)
 		return;
 	*_qd = NULL;
 	atomic_store(&queue_daemon_current, NULL);
-	net_loop_post(qd->loop, queue_daemon_stop_cb, qd);
-	pthread_mutex_lock(&qd->lock);
-	while (!qd->stopped)
-		pthread_cond_wait(&qd->cond, &qd->lock);
-	pthread_mutex_unlock(&qd->lock);
-	pthread_mutex_destroy(&qd->lock);
-	pthread_cond_destroy(&qd->cond);
+	/* The loop's thread is gone (net_loops_stop() came first), so its
+	 * objects may be freed from here. */
+	queue_daemon_stop_cb(qd);
+	qd->destroyed = true;
+	queue_daemon_unref(qd);
+}
+
+static void queue_daemon_free(struct queue_daemon *qd)
+{
 	SSL_CTX_free(qd->ssl_ctx);
 	if (qd->have_zone)
 		dns_zone_free(&qd->zone);
