@@ -16,6 +16,9 @@
 #define QUEUE_DEFAULT_GIVE_UP (5 * 24 * 60 * 60)
 #define QUEUE_DEFAULT_DELAY_NOTIFY (4 * 60 * 60)
 #define QUEUE_DEFAULT_MAX_SESSIONS 20
+/* Recipients per SMTP transaction: RFC 5321 section 4.5.3.1.8 makes 100
+ * the least a server must take; more go in further sessions. */
+#define QUEUE_MAX_RCPTS_PER_SESSION 100
 /* The runner looks again at least this often (clock jumps, lost wakes). */
 #define QUEUE_MAX_SLEEP_S 60
 
@@ -576,7 +579,9 @@ static void queue_job_start(struct queue *queue, struct queue_msg *msg,
 	job->rcpt_idx = p_new(pool, unsigned, msg->rcpt_count);
 	for (unsigned i = 0; i < msg->rcpt_count; i++) {
 		struct queue_rcpt *r = &msg->rcpts[i];
-		if (r->info.state == QUEUE_RCPT_PENDING && !r->in_flight &&
+		if (job->rcpt_count < QUEUE_MAX_RCPTS_PER_SESSION &&
+		    r->info.state == QUEUE_RCPT_PENDING && !r->in_flight &&
+		    r->info.next_attempt <= time(NULL) &&
 		    str_ascii_eq_ci(domain_of(r->info.address), domain)) {
 			r->in_flight = true;
 			job->rcpt_idx[job->rcpt_count++] = i;

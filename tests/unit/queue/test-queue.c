@@ -335,6 +335,28 @@ static void test_smarthost(void **state)
 	fake_smtp_server_free(&f.srv);
 }
 
+static void test_many_recipients(void **state)
+{
+	/* 150 recipients in one domain: two transactions of at most 100. */
+	struct fx f = {.srv = {.sessions = 2}};
+	struct queue_rcpt_in rcpts[150];
+	char names[150][32];
+
+	for (unsigned i = 0; i < 150; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%u@b.test", i);
+		rcpts[i] = (struct queue_rcpt_in){.address = names[i]};
+	}
+	fake_smtp_server_start(&f.srv);
+	fx_start(&f, 0);
+	submit(&f, "alice@a.test", rcpts, 150, 0);
+	run_idle(&f, 0);
+	assert_int_equal(f.dsn_count, 0);
+	fx_stop(&f, true);
+	assert_int_equal(f.srv.sessions_served, 2);
+	assert_int_equal(f.srv.rcpt_count, 150);
+	fake_smtp_server_free(&f.srv);
+}
+
 static void test_null_mx_and_null_sender(void **state)
 {
 	struct fx f = {0};
@@ -436,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_failure_falls_back),
 		cmocka_unit_test(test_success_notify),
 		cmocka_unit_test(test_smarthost),
+		cmocka_unit_test(test_many_recipients),
 		cmocka_unit_test(test_null_mx_and_null_sender),
 		cmocka_unit_test(test_delay_and_give_up),
 		cmocka_unit_test(test_restore),
