@@ -22,9 +22,8 @@
  *                &smtpd_service_submissions, NULL };
  *
  *      (declared below). src/daemon/services.c already names smtpd_services,
- *      imapd_services, pop3d_services and queued_services; a new module
- *      adds one line there (and its name to the list in
- *      src/daemon/meson.build).
+ *      imapd_services and pop3d_services; a new protocol module adds one
+ *      line there (and its name to the list in src/daemon/meson.build).
  *
  * Implicit TLS (submissions, imaps, pop3s), the TLS context for STARTTLS,
  * connection limits, the idle timeout ([limits] *_idle_timeout) and the
@@ -100,9 +99,7 @@ struct service {
 extern const struct service *const smtpd_services[];
 extern const struct service *const imapd_services[];
 extern const struct service *const pop3d_services[];
-/* The outbound queue, as a background service named "queue" (meson:
- * queued_dep). */
-extern const struct service *const queued_services[];
+extern const struct service *const queue_services[]; /* background */
 
 /* The linked service for a listener name, or NULL. */
 const struct service *service_find(const char *name);

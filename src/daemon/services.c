@@ -15,8 +15,8 @@ static const struct service *const *const service_modules[] = {
 #ifdef HAVE_POP3D
 	pop3d_services,
 #endif
-#ifdef HAVE_QUEUED
-	queued_services,
+#ifdef HAVE_QUEUE
+	queue_services,
 #endif
 	NULL
 };
