@@ -112,6 +112,8 @@ struct config {
 		/* Greeted at once on the MX listener (lib-net syntax:
 		 * "127.0.0.0/8, ::1, 192.0.2.0/24"). */
 		char *trusted_networks;
+		/* Seconds a line may take from its first byte (slow drip). */
+		unsigned line_timeout;
 	} limits;
 
 	struct {
