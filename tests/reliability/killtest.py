@@ -16,13 +16,19 @@ import random
 import re
 import shutil
 import smtplib
+import socket
+import sqlite3
+import subprocess
+import ssl
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rel_daemon import Daemon, USER, PASSWORD  # noqa: E402
+from rel_daemon import BUILD, Daemon, USER, PASSWORD, free_ports  # noqa: E402
+
+ENQUEUE = os.path.join(BUILD, "tests", "unit", "queue", "queue-enqueue")
 
 APPEND_FLAGS = ((), ("\\Seen",), ("\\Seen", "\\Flagged"),
                 ("\\Answered", "\\Draft"))
@@ -41,6 +47,7 @@ class Load:
     def __init__(self, daemon, rnd, senders):
         self.daemon, self.rnd = daemon, rnd
         self.acked = {}
+        self.queued = set()  # tokens of relayed mail acknowledged
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.errors = []
@@ -48,6 +55,12 @@ class Load:
         for i in range(senders):
             self.threads.append(threading.Thread(target=self.smtp, args=(i,)))
             self.threads.append(threading.Thread(target=self.imap, args=(i,)))
+            if daemon.has_listener("submission"):
+                self.threads.append(threading.Thread(target=self.submit,
+                                                     args=(i,)))
+            elif os.path.exists(ENQUEUE):
+                self.threads.append(threading.Thread(target=self.enqueue,
+                                                     args=(i,)))
 
     def start(self):
         for t in self.threads:
@@ -73,6 +86,58 @@ class Load:
                         self.acked[token] = ((), None)
             except (OSError, smtplib.SMTPException):
                 time.sleep(0.02)
+
+    def submit(self, idx):
+        """Relayed mail through submission: it stays in the outbound
+        queue (the remote MX refuses connections), one recipient each."""
+        n = 0
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        while not self.stop.is_set():
+            try:
+                s = smtplib.SMTP("127.0.0.1", self.daemon.ports["submission"],
+                                 timeout=10)
+                s.starttls(context=ctx)
+                s.login(USER, PASSWORD)
+                while not self.stop.is_set():
+                    token = "q%d-%d-%d" % (self.rnd, idx, n)
+                    n += 1
+                    s.sendmail(USER, ["%s@remote.test" % token],
+                               message(token))
+                    with self.lock:
+                        self.queued.add(token)
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.02)
+
+    def enqueue(self, idx):
+        """Without a submission listener: queue through the store as the
+        listener would (tests/unit/queue/queue-enqueue, another process)
+        and keep the daemon's queue runner busy on it with queue-wake."""
+        n = 0
+        while not self.stop.is_set():
+            token = "q%d-%d-%d" % (self.rnd, idx, n)
+            n += 1
+            try:
+                res = subprocess.run([ENQUEUE, self.daemon.data_dir, USER,
+                                      "%s@remote.test" % token],
+                                     input=message(token),
+                                     capture_output=True, timeout=30)
+            except subprocess.TimeoutExpired:
+                continue
+            if res.returncode == 0:
+                with self.lock:
+                    self.queued.add(token)
+            if n % 4 == 0:
+                try:
+                    with socket.socket(socket.AF_UNIX) as c:
+                        c.settimeout(2)
+                        c.connect(os.path.join(self.daemon.data_dir,
+                                               "control"))
+                        c.sendall(b"queue-wake\n")
+                        c.recv(100)
+                except OSError:
+                    pass
 
     def imap(self, idx):
         n = 0
@@ -126,18 +191,42 @@ def inventory(daemon):
     return found, validity, uidnext
 
 
+def queue_inventory(daemon):
+    """{token: count} of the recipients in the outbound queue, read from
+    the store's database (read-only, beside the running daemon)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(
+        daemon.data_dir, "store.db"), uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT r.address FROM queue_recipient r "
+                          "JOIN queue_message m ON m.id = r.queue_id").fetchall()
+    finally:
+        db.close()
+    out = {}
+    for (addr,) in rows:
+        out[addr.split("@")[0]] = out.get(addr.split("@")[0], 0) + 1
+    return out
+
+
 def run(workdir, rounds, seed, senders=1, log=print):
     """Returns a summary dict; raises AssertionError on a lost, doubled or
     changed message."""
     rng = random.Random(seed)
-    daemon = Daemon(workdir)
+    zone = os.path.join(workdir, "zone")
+    with open(zone, "w") as f:
+        f.write("remote.test. MX 10 mx.remote.test.\n"
+                "mx.remote.test. A 127.0.0.9\n")
+    closed_port = free_ports(1)[0]
+    daemon = Daemon(workdir, extra="[dns]\nstatic = %s\n[outbound]\n"
+                    "mx_port = %d\nconnect_timeout = 2s\n" % (zone, closed_port))
     daemon.start()
     daemon.add_account()
+    queued = set()
     acked = {}
     uids = {}
     validity = None
     prev_uidnext = 0
-    summary = {"rounds": 0, "acked": 0, "present": 0, "kills": 0}
+    summary = {"rounds": 0, "acked": 0, "present": 0, "kills": 0,
+               "queued": 0}
     try:
         for rnd in range(rounds):
             load = Load(daemon, rnd, senders)
@@ -148,6 +237,7 @@ def run(workdir, rounds, seed, senders=1, log=print):
             load.join()
             new = len(load.acked)
             acked.update(load.acked)
+            queued |= load.queued
             daemon.start()
             found, v, uidnext = inventory(daemon)
             if validity is None:
@@ -176,14 +266,21 @@ def run(workdir, rounds, seed, senders=1, log=print):
             all_uids = [u for lst in found.values() for u, _ in lst]
             assert len(all_uids) == len(set(all_uids)), "a UID used twice"
             assert new > 0, "round %d acknowledged nothing" % rnd
+            q = queue_inventory(daemon)
+            for token in queued:
+                assert q.get(token, 0) == 1, "queued %s present %d times" % (
+                    token, q.get(token, 0))
+            for token, count in q.items():
+                assert count == 1, "queued %s present %d times" % (token, count)
             summary["rounds"] += 1
             summary["acked"] = len(acked)
             summary["present"] = len(found)
+            summary["queued"] = len(queued)
             log("round %d: %d acked this round, %d acked in all, %d present "
-                "(unacked extras: %d), UIDNEXT %d" % (
-                    rnd, new, len(acked), len(found),
-                    len(found) - len([t for t in found if t in acked]),
-                    uidnext))
+                "(unacked extras: %d), UIDNEXT %d; queue: %d acked, %d held"
+                % (rnd, new, len(acked), len(found),
+                   len(found) - len([t for t in found if t in acked]),
+                   uidnext, len(queued), len(q)))
         rc = daemon.stop()
         assert rc == 0, "posthornd exited %s" % rc
         assert not daemon.sanitizer_reports(), daemon.all_logs()[-5000:]
@@ -208,9 +305,9 @@ def main():
     except AssertionError as e:
         print("FAILED: %s (workdir kept: %s)" % (e, workdir))
         return 1
-    print("%d kill rounds survived, %d messages acknowledged, all present "
-          "exactly once (%.0f s)" % (s["rounds"], s["acked"],
-                                     time.monotonic() - t0))
+    print("%d kill rounds survived, %d messages acknowledged and %d relayed "
+          "messages queued, all present exactly once (%.0f s)"
+          % (s["rounds"], s["acked"], s["queued"], time.monotonic() - t0))
     if not a.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

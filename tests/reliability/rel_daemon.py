@@ -83,6 +83,13 @@ class Daemon:
                 sink.append(raw.decode("utf-8", "replace"))
         stream.close()
 
+    def has_listener(self, name):
+        """True when the last start answered on listener name (its
+        protocol is built in)."""
+        m = re.search(r'event=ready .*listeners="([^"]*)"', self.log())
+        return m is not None and re.search(r"(^| )%s=" % name,
+                                           m.group(1)) is not None
+
     def log(self, run=-1):
         with self._lock:
             return "".join(self.logs[run]) if self.logs else ""
