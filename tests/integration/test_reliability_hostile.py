@@ -185,3 +185,47 @@ def test_memory_bounded_against_floods(server):
     # flood): bounded by buffers, a few MB at most.
     assert grow_line < 16 * 1024
     assert grow_flood < 16 * 1024
+
+
+def test_imap_authenticated_floods(server):
+    if "imap" not in server.ports:
+        pytest.skip("no imap listener")
+    server.cli("domain", "add", "example.org", check=True)
+    server.cli("user", "add", "eve@example.org", "--password-stdin",
+               input="pw\n", check=True)
+    pid = server.pid
+    base = rss_kb(pid)
+    s = connect(server.ports["imap"])
+    read_line(s)
+    s.sendall(b"a LOGIN eve@example.org pw\r\n")
+    assert read_line(s).startswith(b"a OK")
+    # A 4 GB APPEND announced (synchronizing and not).
+    s.sendall(b"b APPEND INBOX {4000000000}\r\n")
+    answer = read_line(s)
+    print("APPEND 4 GB literal:", answer)
+    assert re.match(rb"b (NO|BAD) ", answer), answer
+    s.sendall(b"c APPEND INBOX {4000000000+}\r\n")
+    s.settimeout(5)
+    answer = read_all(s, 4096)
+    print("APPEND 4 GB non-synchronizing literal:", answer)
+    assert re.search(rb"(c (NO|BAD) |\* BYE )", answer), answer
+    s.close()
+    # Pipelined NOOPs never read: the server stops reading.
+    s = connect(server.ports["imap"])
+    read_line(s)
+    s.sendall(b"a LOGIN eve@example.org pw\r\n")
+    s.settimeout(3)
+    sent = 0
+    block = b"x NOOP\r\n" * 10000
+    try:
+        while sent < 200 * 1024 * 1024:
+            s.sendall(block)
+            sent += len(block)
+    except (socket.timeout, OSError):
+        pass
+    grow = rss_kb(pid) - base
+    print("IMAP pipelined flood: %d bytes sent before the server stopped "
+          "reading; RSS growth %d KiB" % (sent, grow))
+    s.close()
+    assert sent < 200 * 1024 * 1024
+    assert grow < 16 * 1024
