@@ -70,6 +70,7 @@ struct conn {
 	unsigned line_ms;
 	size_t hiwat, lowat;
 	uint64_t raw_remaining;
+	size_t raw_progress;	/* raw bytes since the deadline restarted */
 	uint64_t bytes_in, bytes_out;
 	unsigned refcount;	/* conn_ref() */
 	unsigned busy;		/* inside our own processing */
@@ -520,15 +521,15 @@ static void conn_line_cb(evutil_socket_t fd, short what, void *ctx)
 	conn_close_after_flush(conn, "line timeout");
 }
 
-/* A partial line left in the input starts the line deadline; a new line
- * begun restarts it; waiting on ourselves (paused, output blocked) or raw
- * mode stops it. */
+/* A partial line left in the input starts the line deadline, and so does
+ * raw data still owed; a new line begun, or every CONN_RAW_PIECE_MAX raw
+ * bytes, restarts it (so a literal must come at 16 KB per deadline at
+ * least); waiting on ourselves (paused, output blocked) stops it. */
 static void conn_update_line_timer(struct conn *conn, bool line_done)
 {
 	bool partial = conn->state == CONN_STATE_OPEN && !conn->paused &&
-		       !conn->out_blocked && conn->raw_remaining == 0 &&
-		       conn->line_ms > 0 &&
-		       (conn->skipping ||
+		       !conn->out_blocked && conn->line_ms > 0 &&
+		       (conn->raw_remaining > 0 || conn->skipping ||
 			evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0);
 
 	if (!partial) {
@@ -577,6 +578,12 @@ static void conn_process_input(struct conn *conn)
 			evbuffer_remove(input, scratch->data, n);
 			conn->raw_remaining -= n;
 			conn->bytes_in += n;
+			conn->raw_progress += n;
+			if (conn->raw_progress >= CONN_RAW_PIECE_MAX ||
+			    conn->raw_remaining == 0) {
+				conn->raw_progress = 0;
+				line_done = true;
+			}
 			conn->h->on_raw(conn, scratch->data, n);
 			continue;
 		}
@@ -669,6 +676,7 @@ void conn_read_raw(struct conn *conn, uint64_t n)
 	i_assert(n > 0);
 	i_assert(conn->h->on_raw != NULL);
 	conn->raw_remaining = n;
+	conn->raw_progress = 0;
 	if (conn->state == CONN_STATE_OPEN)
 		conn_schedule(conn);
 }

@@ -42,10 +42,12 @@ struct net_service_settings {
 
 	/* A line (in line mode) must be complete within this long of its
 	 * first byte, so a client dripping one byte at a time cannot hold a
-	 * connection open: the idle timeout restarts with every byte. On
-	 * expiry on_timeout() runs as for the idle timeout and the
-	 * connection is closed. Not counted while paused, blocked on output
-	 * or in raw mode. 0 = NET_DEFAULT_LINE_TIMEOUT_MS. */
+	 * connection open: the idle timeout restarts with every byte. In raw
+	 * mode (conn_read_raw) the same deadline runs from the request and
+	 * restarts with every 16 KB received (a minimum rate). On expiry
+	 * on_timeout() runs as for the idle timeout and the connection is
+	 * closed. Not counted while paused or blocked on output.
+	 * 0 = NET_DEFAULT_LINE_TIMEOUT_MS. */
 	unsigned line_timeout_ms;
 
 	/* Pre-greeting talker check (plaintext services only; ignored with

@@ -156,7 +156,30 @@ static void test_slow_drip_dropped(void **state)
 	assert_string_equal(line, "TIMEOUT");
 	test_client_expect_eof(&c);
 	test_client_close(&c);
-	echo_stats_wait(&echo_stats.closes, 1);
+
+	/* Raw mode: a literal dripped byte by byte times out the same way,
+	 * while one sent promptly passes. */
+	test_client_connect(&c, s.port, NULL);
+	test_client_expect(&c, "hello");
+	test_client_send(&c, "RAW 3\r\nabc");
+	test_client_expect(&c, "RAW:abc");
+	test_client_send(&c, "RAW 100\r\n");
+	for (sent = 0; sent < 40; sent++) {
+		if (send(c.fd, "y", 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(100 * 1000);
+		struct timeval tv = {0, 0};
+		fd_set rfds;
+		FD_ZERO(&rfds);
+		FD_SET(c.fd, &rfds);
+		if (select(c.fd + 1, &rfds, NULL, NULL, &tv) > 0)
+			break;
+	}
+	assert_true(sent < 40);
+	test_client_expect(&c, "TIMEOUT");
+	test_client_expect_eof(&c);
+	test_client_close(&c);
+	echo_stats_wait(&echo_stats.closes, 2);
 	echo_server_stop(&s);
 }
 
