@@ -95,6 +95,9 @@ static const struct config_key config_keys[] = {
 	{ "limits", "imap_idle_timeout", CT_DURATION, OFF(limits.imap_idle_timeout), 1, 86400, "30m", CK_RESTART, NULL },
 	/* RFC 1939 section 3: at least 10 minutes. */
 	{ "limits", "pop3_idle_timeout", CT_DURATION, OFF(limits.pop3_idle_timeout), 1, 86400, "10m", CK_RESTART, NULL },
+	{ "limits", "trusted_networks", CT_STRING, OFF(limits.trusted_networks), 0, 0, "127.0.0.0/8, ::1", CK_RESTART, NULL },
+	{ "limits", "line_timeout", CT_DURATION, OFF(limits.line_timeout), 1, 3600, "1m", CK_RESTART, NULL },
+	{ "smtp", "greeting_delay", CT_DURATION, OFF(smtp.greeting_delay), 0, 60, "5s", CK_RESTART, NULL },
 	{ "smtp", "max_message_size", CT_SIZE, OFF(smtp.max_message_size), 1024, (uint64_t)2 << 30, "50M", 0, NULL },
 	/* RFC 5321 section 4.5.3.1.8: at least 100. */
 	{ "smtp", "max_recipients", CT_UINT, OFF(smtp.max_recipients), 1, 100000, "100", 0, NULL },

@@ -115,6 +115,11 @@ struct config {
 		unsigned smtp_idle_timeout; /* seconds */
 		unsigned imap_idle_timeout;
 		unsigned pop3_idle_timeout;
+		/* Greeted at once on the MX listener (lib-net syntax:
+		 * "127.0.0.0/8, ::1, 192.0.2.0/24"). */
+		char *trusted_networks;
+		/* Seconds a line may take from its first byte (slow drip). */
+		unsigned line_timeout;
 	} limits;
 
 	struct {
@@ -126,6 +131,9 @@ struct config {
 		char *recipient_delimiter; /* one character; "" = none */
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
+		/* Seconds an untrusted MX client waits for the greeting;
+		 * talking first is rejected (0 = off). */
+		unsigned greeting_delay;
 	} smtp;
 
 	struct {

@@ -127,6 +127,10 @@ static int role_open(struct daemon *d, struct daemon_listeners *dl,
 	set.max_connections = c->limits.max_connections;
 	set.max_connections_per_ip = c->limits.max_connections_per_ip;
 	set.too_many_message = role->service->too_many_message;
+	set.trusted_networks = c->limits.trusted_networks;
+	set.line_timeout_ms = c->limits.line_timeout * 1000;
+	if (role->id == CONFIG_LISTEN_SMTP)
+		set.greeting_delay_ms = c->smtp.greeting_delay * 1000;
 	role->net_service = net_service_create(&set, error_r);
 	if (role->net_service == NULL)
 		return -1;
