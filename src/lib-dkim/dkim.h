@@ -20,7 +20,8 @@
  *   each chunk:    dkim_verify_feed(v, data, len);   (key lookups start as
  *                                                     soon as the header is
  *                                                     complete)
- *   end of DATA:   dkim_verify_finish(v, on_dkim_done, session);
+ *   end of DATA:   if (dkim_verify_finish(v, on_dkim_done, session))
+ *                      on_dkim_done(v, session);  (already complete)
  *   on_dkim_done:  for i < dkim_verify_count(v): dkim_verify_get(v, i)
  *                  ...; then dkim_verify_destroy(&v).
  * Signing (queue/submission):
@@ -123,9 +124,11 @@ void dkim_verify_destroy(struct dkim_verify **verify);
 /* Feeds the next bytes of the message. Never fails: an oversized or
  * malformed header simply yields no verifiable signature. */
 void dkim_verify_feed(struct dkim_verify *verify, const void *data, size_t len);
-/* The message is complete. callback runs once, later, after every key
- * lookup has answered (immediately-later when there is no signature). */
-void dkim_verify_finish(struct dkim_verify *verify,
+/* The message is complete. Returns true when verification finished right
+ * here (every key had already answered, or there was no signature): the
+ * callback is then NOT called. Otherwise returns false and callback runs
+ * once, later, after the last key lookup has answered. */
+bool dkim_verify_finish(struct dkim_verify *verify,
 			dkim_verify_callback_t *callback, void *ctx);
 /* Signatures seen (at most DKIM_MAX_SIGNATURES); valid after the
  * callback. */
