@@ -138,6 +138,25 @@ int dkim_keygen(enum dkim_algorithm algorithm, unsigned bits, char **pem_r,
 	return 0;
 }
 
+char *dkim_key_path(const char *data_dir, const char *domain,
+		    const char *selector)
+{
+	return i_strdup_printf("%s/dkim/%s/%s.key", data_dir, domain, selector);
+}
+
+char *dkim_key_zone_line(const char *domain, const char *selector,
+			 const char *txt_record)
+{
+	struct buf out = BUF_INIT;
+	buf_printf(&out, "%s._domainkey.%s. IN TXT (", selector, domain);
+	size_t len = strlen(txt_record);
+	for (size_t i = 0; i < len; i += 250)
+		buf_printf(&out, " \"%.*s\"", (int)MIN(250, len - i), txt_record + i);
+	buf_append_str(&out, " )");
+	size_t l;
+	return (char *)buf_steal(&out, &l);
+}
+
 /* ---- signing ---- */
 
 struct dkim_sign {

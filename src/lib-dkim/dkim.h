@@ -152,6 +152,17 @@ enum dkim_algorithm dkim_key_algorithm(const struct dkim_key *key);
  * p=..."), both i_malloc'd; -1 with *error_r. */
 int dkim_keygen(enum dkim_algorithm algorithm, unsigned bits, char **pem_r,
 		char **txt_record_r, const char **error_r);
+/* Where `posthorn dkim keygen` keeps a domain's keys:
+ * <data_dir>/dkim/<domain>/<selector>.key (PEM, mode 0600), so a signer
+ * lists <data_dir>/dkim/<domain>/ and signs once per key found (RSA and
+ * Ed25519 both = dual signing). Returns an i_malloc'd path. */
+char *dkim_key_path(const char *data_dir, const char *domain,
+		    const char *selector);
+/* The TXT record as zone-file text, split in strings of at most 255
+ * octets: `<sel>._domainkey.<domain>. IN TXT ( "v=DKIM1; ..." "..." )`. */
+char *dkim_key_zone_line(const char *domain, const char *selector,
+			 const char *txt_record);
+
 /* The TXT record value publishing key's public half (i_malloc'd). */
 char *dkim_key_txt_record(const struct dkim_key *key);
 

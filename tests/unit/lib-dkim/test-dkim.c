@@ -431,6 +431,65 @@ static void test_ours_verifies_dkimpy(void **state)
 	free(pem_path);
 }
 
+/* posthorn dkim keygen end to end: the key file (0600) signs, and the
+ * printed record verifies. */
+static void test_cli_keygen(void **state)
+{
+	struct stat st;
+	if (stat(POSTHORN_BIN, &st) < 0) {
+		print_message("notice: %s not built, keygen test skipped\n",
+			      POSTHORN_BIN);
+		skip();
+	}
+	char dir[] = "/tmp/posthorn-keygen-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *cmd = i_strdup_printf("cd %s && mkdir posthorn-data && %s dkim keygen "
+				    "Example.org --selector k1 --algorithm ed25519",
+				    dir, POSTHORN_BIN);
+	size_t len;
+	char *out = run(cmd, &len);
+	free(cmd);
+	/* the zone line: k1._domainkey.example.org. IN TXT ( "v=DKIM1; ..." ) */
+	char *line = strstr(out, "k1._domainkey.example.org. IN TXT ( \"");
+	assert_non_null(line);
+	char *rec = line + strlen("k1._domainkey.example.org. IN TXT ( \"");
+	*strchr(rec, '"') = '\0';
+	char *path = i_strdup_printf("%s/posthorn-data/dkim/example.org/k1.key", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	const char *error;
+	struct dkim_key *key = dkim_key_load(path, &error);
+	assert_non_null(key);
+	assert_int_equal(dkim_key_algorithm(key), DKIM_ALG_ED25519_SHA256);
+
+	struct dkim_sign_settings set = {
+		.domain = "example.org", .selector = "k1", .key = key,
+	};
+	struct dkim_sign *s = dkim_sign_create(&set, &error);
+	dkim_sign_feed(s, test_msg, strlen(test_msg));
+	char *hdr = dkim_sign_finish(s, &error);
+	dkim_sign_destroy(&s);
+	char *full = i_strdup_printf("%s\r\n%s", hdr, test_msg);
+	struct test_dns *dns = test_dns_create();
+	test_dns_add(dns, "k1._domainkey.example.org", "TXT", rec, strlen(rec));
+	assert_int_equal(verify_first(dns, full, strlen(full), 4096), DKIM_RESULT_PASS);
+	test_dns_destroy(&dns);
+
+	/* a second keygen for the same selector refuses to overwrite */
+	cmd = i_strdup_printf("cd %s && %s dkim keygen example.org --selector k1 "
+			      "2>/dev/null", dir, POSTHORN_BIN);
+	assert_int_not_equal(system(cmd), 0);
+	free(cmd);
+	cmd = i_strdup_printf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(full);
+	free(hdr);
+	dkim_key_free(&key);
+	free(path);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_sign_roundtrip),
 		cmocka_unit_test(test_dkimpy_verifies_ours),
 		cmocka_unit_test(test_ours_verifies_dkimpy),
+		cmocka_unit_test(test_cli_keygen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
