@@ -3,6 +3,26 @@
 #include "strutil.h"
 #include "dkim-private.h"
 
+#include <pthread.h>
+
+/* OpenSSL 3 looks an implicit EVP_sha256() up on every use, under a lock:
+ * fetch it once. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha256_md == NULL)
+		i_fatal("dkim: SHA-256 not available");
+}
+
+const EVP_MD *dkim_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md;
+}
+
 /* Canonicalisation (RFC 6376 section 3.4) on a stream: the body is never
  * buffered; empty lines are only counted until content shows they were not
  * trailing, and relaxed whitespace is held back as one pending space. */
@@ -29,7 +49,7 @@ struct dkim_body_hash *dkim_body_hash_create(enum dkim_canon canon,
 	bh->limit = limit;
 	bh->md = EVP_MD_CTX_new();
 	if (bh->md == NULL ||
-	    EVP_DigestInit_ex(bh->md, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(bh->md, dkim_sha256(), NULL) != 1)
 		i_fatal("dkim: SHA-256 not available");
 	return bh;
 }
@@ -393,14 +413,14 @@ int dkim_crypto_verify(EVP_PKEY *pkey, bool ed25519, const uint8_t *data,
 		return -1;
 	if (ed25519) {
 		unsigned int dl;
-		if (EVP_Digest(data, len, digest, &dl, EVP_sha256(), NULL) != 1 ||
+		if (EVP_Digest(data, len, digest, &dl, dkim_sha256(), NULL) != 1 ||
 		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1) {
 			EVP_MD_CTX_free(ctx);
 			return -1;
 		}
 		ret = EVP_DigestVerify(ctx, sig, sig_len, digest, sizeof(digest));
 	} else {
-		if (EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) != 1) {
+		if (EVP_DigestVerifyInit(ctx, NULL, dkim_sha256(), NULL, pkey) != 1) {
 			EVP_MD_CTX_free(ctx);
 			return -1;
 		}
@@ -422,12 +442,12 @@ int dkim_crypto_sign(EVP_PKEY *pkey, bool ed25519, const uint8_t *data,
 		return -1;
 	if (ed25519) {
 		unsigned int dl;
-		if (EVP_Digest(data, len, digest, &dl, EVP_sha256(), NULL) != 1)
+		if (EVP_Digest(data, len, digest, &dl, dkim_sha256(), NULL) != 1)
 			goto fail;
 		in = digest;
 		in_len = sizeof(digest);
 	}
-	if (EVP_DigestSignInit(ctx, NULL, ed25519 ? NULL : EVP_sha256(), NULL,
+	if (EVP_DigestSignInit(ctx, NULL, ed25519 ? NULL : dkim_sha256(), NULL,
 			       pkey) != 1 ||
 	    EVP_DigestSign(ctx, NULL, &sl, in, in_len) != 1)
 		goto fail;

@@ -7,6 +7,9 @@
 
 #include <openssl/evp.h>
 
+/* SHA-256, fetched once per process. */
+const EVP_MD *dkim_sha256(void);
+
 /* base64 (RFC 4648), whitespace ignored when decoding. -1 on bad input. */
 int dkim_base64_decode(const char *s, size_t len, uint8_t **data_r,
 		       size_t *len_r);
