@@ -113,6 +113,19 @@ struct mailauth_ar_entry {
 char *mailauth_authentication_results(const char *authserv_id,
 				      const struct mailauth_ar_entry *entries,
 				      size_t count);
+struct spf_check;
+struct dkim_verify;
+/* Our Authentication-Results field from finished checks, any of which may
+ * be NULL (not run): "spf=pass smtp.mailfrom=a.test" (smtp.helo for the
+ * HELO identity), one "dkim=... header.d= header.s= header.b=" per
+ * signature (or "dkim=none"), "dmarc=... header.from=". i_malloc'd, no
+ * final CRLF. */
+char *mailauth_ar_from_checks(const char *authserv_id,
+			      const struct spf_check *spf,
+			      const struct dkim_verify *dkim,
+			      const struct dmarc_check *dmarc,
+			      const char *from_domain);
+
 /* True when a received Authentication-Results field value (after the
  * colon) carries authserv_id, so smtpd removes it before adding ours
  * (RFC 8601 section 5). */

@@ -15,6 +15,7 @@
  * step() again. include pushes a frame, redirect replaces one. */
 
 #define SPF_MAX_DEPTH (SPF_MAX_DNS_MECHANISMS + 2)
+#define SPF_MAX_EXPANSION 8192
 
 enum spf_wait {
 	SPF_WAIT_NONE,
@@ -226,12 +227,16 @@ static bool macro_needs_ptr(const char *s)
 }
 
 /* Expands a macro-string already checked for syntax. Returns 0, or -1 on
- * a zero DIGIT transformer (permerror). */
+ * a zero DIGIT transformer or an expansion past SPF_MAX_EXPANSION
+ * (permerror; no explanation for exp). */
 static int expand(struct spf_check *c, const char *d, const char *s, bool exp,
 		  struct buf *out)
 {
 	const char *end = s + strlen(s);
 	while (s < end) {
+		/* a record of repeated %{s} must not grow without bound */
+		if (out->len > SPF_MAX_EXPANSION)
+			return -1;
 		if (*s != '%') {
 			buf_append_byte(out, (uint8_t)*s++);
 			continue;

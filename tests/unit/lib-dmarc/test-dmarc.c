@@ -2,6 +2,10 @@
 #include "unit.h"
 #include "dmarc.h"
 #include "spf-test-dns.h"
+#include "spf.h"
+#include "dkim.h"
+
+#include <arpa/inet.h>
 
 static void test_record_parse(void **state)
 {
@@ -176,6 +180,109 @@ static void test_authentication_results(void **state)
 	assert_true(mailauth_ar_is_ours(v3, strlen(v3), "mx.b.test"));
 }
 
+static void on_spf(struct spf_check *c, void *ctx) { *(int *)ctx += 1; }
+static void on_dkim(struct dkim_verify *v, void *ctx) { *(int *)ctx += 1; }
+
+/* The three checks as smtpd runs them: SPF at MAIL FROM, DKIM while DATA
+ * streams, DMARC at the end, then one Authentication-Results field. */
+static char *flow(struct test_dns *dns, const char *ip, const char *msg,
+		  enum dmarc_result *result_r, enum dmarc_policy *disp_r)
+{
+	struct spf_request req = { .helo = "mail.a.test", .sender = "alice@a.test",
+				   .receiver = "mx.b.test" };
+	struct sockaddr_in *sin = (void *)&req.client_ip;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &sin->sin_addr);
+	int calls = 0;
+	struct spf_check *spf = spf_check_start(test_dns_iface(dns), &req, on_spf, &calls);
+	struct dkim_verify *dkim = dkim_verify_create(test_dns_iface(dns), NULL);
+	for (size_t i = 0; msg[i] != '\0'; i += 10)
+		dkim_verify_feed(dkim, msg + i, MIN(10, strlen(msg + i)));
+	if (dkim_verify_finish(dkim, on_dkim, &calls))
+		calls++;
+	test_dns_run(dns);
+	assert_int_equal(calls, 2);
+
+	struct dmarc_dkim_input d[DKIM_MAX_SIGNATURES];
+	size_t nd = dkim_verify_count(dkim);
+	for (size_t i = 0; i < nd; i++) {
+		d[i].result = dkim_result_name(dkim_verify_get(dkim, i)->result);
+		d[i].domain = dkim_verify_get(dkim, i)->domain;
+	}
+	struct dmarc_input in = {
+		.from_domain = "a.test",
+		.spf_result = spf_result_name(spf_check_result(spf)),
+		.spf_domain = spf_check_domain(spf), .dkim = d, .dkim_count = nd,
+	};
+	struct dmarc_check *dmarc = dmarc_check_start(test_dns_iface(dns), &in,
+						      on_done, &calls);
+	test_dns_run(dns);
+	assert_int_equal(calls, 3);
+	*result_r = dmarc_check_result(dmarc);
+	*disp_r = dmarc_check_disposition(dmarc);
+	char *ar = mailauth_ar_from_checks("mx.b.test", spf, dkim, dmarc, "a.test");
+	dmarc_check_destroy(&dmarc);
+	dkim_verify_destroy(&dkim);
+	spf_check_destroy(&spf);
+	return ar;
+}
+
+static void test_full_flow(void **state)
+{
+	struct test_dns *dns = test_dns_create();
+	const char *spf = "v=spf1 ip4:192.0.2.1 -all";
+	const char *pol = "v=DMARC1; p=reject";
+	test_dns_add(dns, "a.test", "TXT", spf, strlen(spf));
+	test_dns_add(dns, "_dmarc.a.test", "TXT", pol, strlen(pol));
+	char *pem, *rec;
+	const char *error;
+	assert_int_equal(dkim_keygen(DKIM_ALG_ED25519_SHA256, 0, &pem, &rec, &error), 0);
+	test_dns_add(dns, "sel._domainkey.a.test", "TXT", rec, strlen(rec));
+	struct dkim_key *key = dkim_key_from_pem(pem, strlen(pem), &error);
+	const char *msg = "From: Alice <alice@a.test>\r\nTo: bob@b.test\r\n"
+		"Subject: hi\r\n\r\nHello\r\n";
+	struct dkim_sign_settings set = { .domain = "a.test", .selector = "sel",
+					  .key = key };
+	struct dkim_sign *s = dkim_sign_create(&set, &error);
+	dkim_sign_feed(s, msg, strlen(msg));
+	char *sig = dkim_sign_finish(s, &error);
+	dkim_sign_destroy(&s);
+	char *signed_msg = i_strdup_printf("%s\r\n%s", sig, msg);
+
+	enum dmarc_result r;
+	enum dmarc_policy disp;
+	char *ar = flow(dns, "192.0.2.1", signed_msg, &r, &disp);
+	assert_int_equal(r, DMARC_RESULT_PASS);
+	assert_int_equal(disp, DMARC_POLICY_NONE);
+	char *b = strstr(sig, "\tb=");
+	assert_non_null(b);
+	b++;
+	char *want = i_strdup_printf(
+		"Authentication-Results: mx.b.test;\r\n"
+		"\tspf=pass smtp.mailfrom=a.test;\r\n"
+		"\tdkim=pass header.d=a.test header.s=sel header.b=%.8s;\r\n"
+		"\tdmarc=pass header.from=a.test", b + 2);
+	assert_string_equal(ar, want);
+	free(want);
+	free(ar);
+
+	/* forged: wrong IP, no signature: reject */
+	ar = flow(dns, "198.51.100.9", msg, &r, &disp);
+	assert_int_equal(r, DMARC_RESULT_FAIL);
+	assert_int_equal(disp, DMARC_POLICY_REJECT);
+	assert_string_equal(ar, "Authentication-Results: mx.b.test;\r\n"
+			    "\tspf=fail smtp.mailfrom=a.test;\r\n"
+			    "\tdkim=none;\r\n"
+			    "\tdmarc=fail header.from=a.test");
+	free(ar);
+	free(signed_msg);
+	free(sig);
+	dkim_key_free(&key);
+	free(pem);
+	free(rec);
+	test_dns_destroy(&dns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_org_domain),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_authentication_results),
+		cmocka_unit_test(test_full_flow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

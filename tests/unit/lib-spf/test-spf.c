@@ -190,6 +190,25 @@ static void test_received_header(void **state)
 	test_dns_destroy(&dns);
 }
 
+static void test_expansion_limit(void **state)
+{
+	struct test_dns *dns = test_dns_create();
+	struct buf rec = BUF_INIT;
+	buf_append_str(&rec, "v=spf1 exists:");
+	for (int i = 0; i < 600; i++)
+		buf_append_str(&rec, "%{s}");
+	buf_append_str(&rec, ".x.test -all");
+	test_dns_add(dns, "b.test", "TXT", (const char *)rec.data, rec.len);
+	struct spf_request req = { .helo = "h.test",
+				   .sender = "somebody.with.a.long.name@b.test" };
+	set_ip(&req, "192.0.2.1");
+	struct spf_check *check;
+	assert_int_equal(run_check(dns, &req, &check), SPF_RESULT_PERMERROR);
+	spf_check_destroy(&check);
+	buf_free(&rec);
+	test_dns_destroy(&dns);
+}
+
 static void test_destroy_pending(void **state)
 {
 	struct test_dns *dns = test_dns_create();
@@ -235,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_record_check),
 		cmocka_unit_test(test_received_header),
 		cmocka_unit_test(test_destroy_pending),
+		cmocka_unit_test(test_expansion_limit),
 		cmocka_unit_test(test_rfc7208_suite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
