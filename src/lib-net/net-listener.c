@@ -107,8 +107,10 @@ static int net_network_parse(const char *str, size_t len,
 		prefix = (unsigned)v;
 	}
 	net_r->prefix = prefix;
-	if (net_r->key[0] == 6 && IN6_IS_ADDR_V4MAPPED(
-		    (const struct in6_addr *)(net_r->key + 1)) && prefix >= 96) {
+	/* key + 1 is not aligned for struct in6_addr: test a copy. */
+	struct in6_addr a6;
+	memcpy(&a6, net_r->key + 1, sizeof(a6));
+	if (net_r->key[0] == 6 && IN6_IS_ADDR_V4MAPPED(&a6) && prefix >= 96) {
 		/* Peers are compared as IPv4 when mapped. */
 		memmove(net_r->key + 1, net_r->key + 13, 4);
 		memset(net_r->key + 5, 0, 12);
