@@ -6,6 +6,11 @@ set -u
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 export POSTHORN_BUILD=$PWD/$BUILD
+# Tests that measure memory read this: sanitizers inflate RSS on purpose.
+POSTHORN_SANITIZE=$(meson introspect --buildoptions "$BUILD" 2>/dev/null |
+	/usr/bin/python3 -c 'import json,sys
+print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none"))' 2>/dev/null)
+export POSTHORN_SANITIZE=${POSTHORN_SANITIZE:-none}
 
 rc=0
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 || rc=1

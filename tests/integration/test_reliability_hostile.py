@@ -24,6 +24,16 @@ line_timeout = 1s
 """
 
 
+# Under ASan freed memory sits in quarantine instead of being reused, so
+# RSS measures the sanitizer, not us: the memory bounds are checked in the
+# plain build only (scripts/check.sh sets POSTHORN_SANITIZE).
+SANITIZED = os.environ.get("POSTHORN_SANITIZE", "none") not in ("none", "")
+
+
+def rss_bounded(grow_kb, limit_kb=16 * 1024):
+    return SANITIZED or grow_kb < limit_kb
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
@@ -184,8 +194,8 @@ def test_memory_bounded_against_floods(server):
     assert sent < 200 * 1024 * 1024, "the server kept reading forever"
     # The daemon's memory did not follow what the peers sent (32 MB + a
     # flood): bounded by buffers, a few MB at most.
-    assert grow_line < 16 * 1024
-    assert grow_flood < 16 * 1024
+    assert rss_bounded(grow_line), grow_line
+    assert rss_bounded(grow_flood), grow_flood
 
 
 def test_imap_authenticated_floods(server):
@@ -229,4 +239,4 @@ def test_imap_authenticated_floods(server):
           "reading; RSS growth %d KiB" % (sent, grow))
     s.close()
     assert sent < 200 * 1024 * 1024
-    assert grow < 16 * 1024
+    assert rss_bounded(grow), grow
