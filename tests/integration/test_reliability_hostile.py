@@ -29,6 +29,16 @@ def rss_kb(pid):
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
+def rss_bound_kb(pid):
+    """The RSS growth allowed: ASan's quarantine keeps freed buffers
+    resident (up to 256 MB), so under ASan RSS follows the bytes passed
+    through, not what is live; the bound is only checked without it."""
+    with open("/proc/%d/maps" % pid) as f:
+        if "libasan" in f.read():
+            return 1 << 30
+    return 16 * 1024
+
+
 def connect(port, src="127.0.0.1", timeout=10):
     s = socket.socket()
     s.settimeout(timeout)
@@ -184,8 +194,8 @@ def test_memory_bounded_against_floods(server):
     assert sent < 200 * 1024 * 1024, "the server kept reading forever"
     # The daemon's memory did not follow what the peers sent (32 MB + a
     # flood): bounded by buffers, a few MB at most.
-    assert grow_line < 16 * 1024
-    assert grow_flood < 16 * 1024
+    assert grow_line < rss_bound_kb(pid)
+    assert grow_flood < rss_bound_kb(pid)
 
 
 def test_imap_authenticated_floods(server):
@@ -229,4 +239,4 @@ def test_imap_authenticated_floods(server):
           "reading; RSS growth %d KiB" % (sent, grow))
     s.close()
     assert sent < 200 * 1024 * 1024
-    assert grow < 16 * 1024
+    assert grow < rss_bound_kb(pid)
