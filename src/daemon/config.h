@@ -100,6 +100,12 @@ struct config {
 		 * block, capped by it); the reply to the final dot. */
 		unsigned connect_timeout, command_timeout, data_timeout;
 		unsigned max_sessions; /* concurrent outbound sessions */
+		/* Smarthost "HOST:PORT" ("" = deliver by MX), AUTH PLAIN
+		 * user and the file holding the password ("" = no AUTH). */
+		char *relayhost;
+		char *relay_user;
+		char *relay_password_file;
+		bool relay_require_tls;
 	} outbound;
 
 	struct {

@@ -381,6 +381,12 @@ static bool w_mailbox_add(struct wctx *w, struct wmbox *mb, struct wmsg *m)
 	return true;
 }
 
+static int w_range_cmp(const void *a, const void *b)
+{
+	const struct store_uid_range *ra = a, *rb = b;
+	return ra->first < rb->first ? -1 : ra->first > rb->first ? 1 : 0;
+}
+
 /* Sorts and merges ranges; NULL means every UID. */
 static struct store_uid_range *
 w_ranges_normalize(struct wctx *w, const struct store_op *op, unsigned *count_r)
@@ -408,16 +414,8 @@ w_ranges_normalize(struct wctx *w, const struct store_op *op, unsigned *count_r)
 		r[n].last = b;
 		n++;
 	}
-	/* insertion sort: range lists are short */
-	for (unsigned i = 1; i < n; i++) {
-		struct store_uid_range t = r[i];
-		unsigned j = i;
-		while (j > 0 && r[j - 1].first > t.first) {
-			r[j] = r[j - 1];
-			j--;
-		}
-		r[j] = t;
-	}
+	/* A client decides how many ranges there are: no quadratic sort. */
+	qsort(r, n, sizeof(*r), w_range_cmp);
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (m > 0 && (uint64_t)r[m - 1].last + 1 >= r[i].first) {

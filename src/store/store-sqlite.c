@@ -198,8 +198,10 @@ int sqlite_conn_open(struct sqlite_store *ss, bool writer,
 	struct sqlite_conn *conn = i_new(struct sqlite_conn, 1);
 	conn->db = db;
 	/* A second process (the admin command) may hold the write lock for
-	 * a moment; the writer thread waits for it, never an event loop. */
-	sqlite3_busy_timeout(db, 10000);
+	 * a moment; the writer thread waits for it. WAL readers are only ever
+	 * briefly busy (recovery after a crash), and they may be on an event
+	 * loop: a short bound, then a temporary error. */
+	sqlite3_busy_timeout(db, writer ? 10000 : 1000);
 	const char *pragmas = writer ? "PRAGMA journal_mode=WAL;"
 				       "PRAGMA synchronous=FULL;"
 				       "PRAGMA foreign_keys=OFF;"

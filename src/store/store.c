@@ -666,7 +666,14 @@ void store_txn_commit(struct store_txn *txn,
 	txn->ctx = ctx;
 
 	pthread_mutex_lock(&store->lock);
-	i_assert(!store->stopping);
+	if (store->stopping) {
+		/* Closing: the writer may already be gone. The caller still
+		 * gets its callback, with a temporary error. */
+		pthread_mutex_unlock(&store->lock);
+		store_txn_fail(txn, STORE_ERR_TEMP, "the store is closing");
+		completion_post(&txn->target, store_txn_complete, txn);
+		return;
+	}
 	if (store->queue_tail == NULL)
 		store->queue_head = txn;
 	else

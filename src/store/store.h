@@ -2,8 +2,8 @@
 #ifndef POSTHORN_STORE_H
 #define POSTHORN_STORE_H
 
-/* The mail store: accounts, domains, aliases, mailboxes, messages (and later
- * the outbound queue). Every protocol reaches mail only through this API;
+/* The mail store: accounts, domains, aliases, mailboxes, messages and the
+ * outbound queue. Every protocol reaches mail only through this API;
  * nothing above it may assume SQLite (the SQLite backend is one
  * implementation of a table of function pointers; see store-private.h).
  *
@@ -107,7 +107,8 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	       const char **error_r);
 /* Finishes every submitted transaction (their callbacks are still
  * posted), stops the writer, closes everything and sets *store to NULL.
- * Every watch must have been destroyed first. Blocking. NULL is allowed. */
+ * Every watch, message iterator and open body must have been released
+ * first. Blocking. NULL is allowed. */
 void store_close(struct store **store);
 
 /* Writer statistics since open, for metrics and the benchmark. */
@@ -429,7 +430,9 @@ unsigned store_txn_mailbox_claim_recent(struct store_txn *txn,
 
 /* Delivery of one message to local recipients (SMTP). data is the whole
  * message with CRLF line ends as received (dot-unstuffed); with
- * STORE_DELIVER_CONVERT_LF bare LFs become CRLF first. The body is stored
+ * STORE_DELIVER_CONVERT_LF bare LFs become CRLF first. The message is
+ * copied and parsed (ENVELOPE, BODYSTRUCTURE, SEARCH headers) here, on the
+ * calling thread: linear in its size, no I/O. The body is stored
  * once, referenced by every recipient. Each recipient's outcome is
  * separate: an over-quota recipient gets STORE_ERR_OVER_QUOTA in its slot
  * while the others receive the message; the operation itself fails only
@@ -519,7 +522,8 @@ struct store_op_result {
 typedef void store_txn_callback_t(struct store_txn *txn, void *ctx);
 
 /* Submits txn to the writer; never blocks on I/O. callback runs later on
- * target's thread. The caller must not touch txn until the callback. */
+ * target's thread. The caller must not touch txn until the callback. Once
+ * store_close() has begun, the callback reports STORE_ERR_TEMP. */
 void store_txn_commit(struct store_txn *txn,
 		      const struct completion_target *target,
 		      store_txn_callback_t *callback, void *ctx);

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -68,12 +69,27 @@ def test_store_survives_sigkill():
             first_id = (rnd + 1) * 1_000_000
             proc = subprocess.Popen([HELPER, "run", data_dir, str(first_id)],
                                     stdout=subprocess.PIPE, text=True)
-            assert proc.stdout.readline().strip() == "READY"
-            time.sleep(rng.uniform(0.05, 0.4))
+            lines = []
+            first_ack = threading.Event()
+
+            def reader():
+                for line in proc.stdout:
+                    lines.append(line)
+                    if line.startswith("ACK"):
+                        first_ack.set()
+
+            t = threading.Thread(target=reader)
+            t.start()
+            # Kill at a random moment after the first acknowledgement, so
+            # every round has something to check even on a slow disk.
+            assert first_ack.wait(60), "no acknowledgement within 60 s"
+            time.sleep(rng.uniform(0.0, 0.3))
             proc.send_signal(signal.SIGKILL)
-            out, _ = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
+            t.join(timeout=30)
             assert proc.returncode == -signal.SIGKILL
-            for line in out.splitlines():
+            assert lines and lines[0].strip() == "READY"
+            for line in lines:
                 parts = line.split()
                 if not parts:
                     continue

@@ -2,6 +2,8 @@
 #include "store-test.h"
 #include "pool.h"
 
+#include <sqlite3.h>
+
 struct fixture {
 	char *dir;
 	struct store *store;
@@ -28,6 +30,16 @@ static int teardown(void **state)
 	test_tmpdir_remove(&f->dir);
 	free(f);
 	return 0;
+}
+
+static void gone_cb(void *ctx, int64_t mailbox_id,
+		    const struct store_change *changes, unsigned count)
+{
+	bool *seen = ctx;
+	for (unsigned i = 0; i < count; i++) {
+		if (changes[i].type == STORE_CHANGE_MAILBOX_GONE)
+			*seen = true;
+	}
 }
 
 static enum store_error mailbox_op(struct fixture *f, int what, const char *a,
@@ -237,6 +249,72 @@ static void test_inbox_rename(void **state)
 	assert_true(u3 > u2);
 }
 
+/* Deleting a mailbox drops its messages, their bodies and their quota
+ * usage; a watcher hears that it is gone. */
+static void test_delete_frees(void **state)
+{
+	struct fixture *f = *state;
+	const char *error;
+	assert_int_equal(mailbox_op(f, 'c', "Tmp", NULL), STORE_OK);
+	int64_t tmp = test_mailbox_id(f->store, f->alice, "Tmp");
+	const char *msg = "Subject: d\r\n\r\nbody\r\n";
+	struct store_txn *txn = store_txn_create(f->store);
+	store_txn_append(txn, tmp, msg, strlen(msg), 1, 0, NULL, 0);
+	store_txn_append(txn, tmp, msg, strlen(msg), 1, 0, NULL, 0);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	store_txn_destroy(&txn);
+	struct store_message_info info;
+	assert_int_equal(
+	    store_message_get(f->store, tmp, 1, f->pool, &info, &error), 1);
+	struct store_account *a;
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->alice, f->pool, &a, &error),
+	    1);
+	assert_int_equal(a->used_messages, 2);
+
+	struct test_loop loop;
+	test_loop_init(&loop);
+	bool gone = false;
+	struct store_watch *watch =
+	    store_watch_create(f->store, tmp, &loop.target, gone_cb, &gone);
+	assert_int_equal(mailbox_op(f, 'd', "Tmp", NULL), STORE_OK);
+	test_loop_run_until(&loop, &gone);
+	store_watch_destroy(&watch);
+	test_loop_deinit(&loop);
+
+	struct store_body *body;
+	assert_int_equal(
+	    store_body_open(f->store, info.msg.body_id, &body, &error), 0);
+	assert_int_equal(
+	    store_account_lookup_id(f->store, f->alice, f->pool, &a, &error),
+	    1);
+	assert_int_equal(a->used_messages, 0);
+	assert_int_equal(a->used_bytes, 0);
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->store, tmp, &st, &error), 0);
+}
+
+/* A database from a newer build is refused, not damaged. */
+static void test_newer_schema(void **state)
+{
+	struct fixture *f = *state;
+	store_close(&f->store);
+	char *path = i_strdup_printf("%s/store.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE schema_version SET version=99",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	i_free(path);
+	struct store_settings set = {.data_dir = f->dir};
+	const char *error;
+	assert_int_equal(store_open(&set, &f->store, &error), -1);
+	assert_non_null(strstr(error, "newer"));
+	assert_null(f->store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +324,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_subscriptions, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_inbox_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_frees, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -471,6 +471,40 @@ static void test_flags_modseq(void **state)
 	assert_int_equal(st.first_unseen_uid, 0);
 }
 
+/* UID sets arrive unsorted, overlapping, reversed, with 0: every message
+ * changes once. */
+static void test_uid_ranges(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 5; i++)
+		test_deliver(f->store, f->alice, "S: r\r\n\r\nb\r\n");
+	struct store_uid_range ranges[] = {{5, 3}, {1, 1},  {2, 2},
+					   {0, 0}, {4, 10}, {2, 1}};
+	struct store_txn *txn = store_txn_create(f->store);
+	unsigned op =
+	    store_txn_flags(txn, f->inbox, ranges, N_ELEMENTS(ranges),
+			    STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	const struct store_op_result *res = store_txn_result(txn, op);
+	assert_int_equal(res->count, 5);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(res->uids[i], i + 1);
+	store_txn_destroy(&txn);
+
+	/* Many single-UID ranges, as a hostile client may send. */
+	unsigned n = 20000;
+	struct store_uid_range *many = i_new(struct store_uid_range, n);
+	for (unsigned i = 0; i < n; i++)
+		many[i].first = many[i].last = n - i;
+	txn = store_txn_create(f->store);
+	op = store_txn_flags(txn, f->inbox, many, n, STORE_FLAGS_REMOVE,
+			     STORE_FLAG_SEEN, NULL, 0);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	assert_int_equal(store_txn_result(txn, op)->count, 5);
+	store_txn_destroy(&txn);
+	free(many);
+}
+
 static void test_quota(void **state)
 {
 	struct fixture *f = *state;
@@ -616,6 +650,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_copy_move_refcount, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uid_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	};
