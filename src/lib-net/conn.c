@@ -510,7 +510,10 @@ static void conn_line_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct conn *conn = ctx;
 
-	if (conn->state != CONN_STATE_OPEN)
+	/* Paused from outside the input path (a completion): waiting on
+	 * us, not the peer; the deadline restarts once input flows. */
+	if (conn->state != CONN_STATE_OPEN || conn->paused ||
+	    conn->out_blocked)
 		return;
 	log_info(conn->sid, "line_timeout", "ms=%u", conn->line_ms);
 	if (conn->h->on_timeout != NULL && conn->connected) {

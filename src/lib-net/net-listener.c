@@ -107,10 +107,10 @@ static int net_network_parse(const char *str, size_t len,
 		prefix = (unsigned)v;
 	}
 	net_r->prefix = prefix;
-	/* key + 1 is not aligned for struct in6_addr: test a copy. */
-	struct in6_addr a6;
-	memcpy(&a6, net_r->key + 1, sizeof(a6));
-	if (net_r->key[0] == 6 && IN6_IS_ADDR_V4MAPPED(&a6) && prefix >= 96) {
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					     0xff, 0xff};
+	if (net_r->key[0] == 6 && memcmp(net_r->key + 1, v4mapped, 12) == 0 &&
+	    prefix >= 96) {
 		/* Peers are compared as IPv4 when mapped. */
 		memmove(net_r->key + 1, net_r->key + 13, 4);
 		memset(net_r->key + 5, 0, 12);
