@@ -274,6 +274,13 @@ void smtpd_auth_line(struct smtpd_session *session, const uint8_t *line,
 	auth_result(session, &result);
 }
 
+void smtpd_auth_line_too_long(struct smtpd_session *session)
+{
+	auth_end(session);
+	smtpd_reply(session, 501, "5.5.2", "Error: authentication line too long");
+	smtpd_client_error(session);
+}
+
 void smtpd_submission_reset(struct smtpd_session *session)
 {
 	struct smtpd_submission *sub = session->sub;

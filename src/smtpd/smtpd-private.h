@@ -179,6 +179,8 @@ bool smtpd_submission_data(struct smtpd_session *session);
 /* A SASL response line while in SMTPD_STATE_AUTH. */
 void smtpd_auth_line(struct smtpd_session *session, const uint8_t *line,
 		     size_t len);
+/* A SASL response over the line limit: the exchange is cancelled. */
+void smtpd_auth_line_too_long(struct smtpd_session *session);
 /* "SA" after "ESMTP" in Received (RFC 3848) when authenticated. */
 bool smtpd_submission_authenticated(const struct smtpd_session *session);
 /* TLS started: forgets the authentication (RFC 3207 section 4.2). */

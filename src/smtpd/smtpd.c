@@ -243,6 +243,10 @@ static void smtpd_on_line_too_long(struct conn *conn)
 		smtpd_data_line_too_long(session);
 		return;
 	}
+	if (session->state == SMTPD_STATE_AUTH) {
+		smtpd_auth_line_too_long(session);
+		return;
+	}
 	smtpd_reply(session, 500, "5.5.2", "Error: line too long");
 	smtpd_client_error(session);
 }

@@ -303,3 +303,28 @@ def test_curl(sub, tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     got = stored(sub, "bob@example.org")
     assert len(got) == 1 and b"via curl" in got[0]
+
+
+def test_auth_exchange_cancel_and_throttle(sub):
+    with connect_587(sub, login=False) as s:
+        # RFC 4954 section 4: "*" cancels with 501.
+        code, resp = s.docmd("AUTH", "LOGIN")
+        assert code == 334
+        code, resp = s.docmd("*")
+        assert code == 501, resp
+        # An over-long response line cancels the exchange too.
+        code, resp = s.docmd("AUTH", "LOGIN")
+        assert code == 334
+        code, resp = s.docmd("A" * 5000)
+        assert code == 501, resp
+        assert s.noop()[0] == 250
+        # Unknown mechanism: 504.
+        assert s.docmd("AUTH", "CRAM-MD5")[0] == 504
+        # Two free failures, then the throttle delays the third 535 (a
+        # timer in the daemon: the log says by how much).
+        s.user, s.password = "alice@example.org", "wrong"
+        for _ in range(3):
+            with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+                s.auth("PLAIN", s.auth_plain)
+            assert e.value.smtp_code == 535
+    assert re.search(r"event=smtp_auth_failed .*delay_ms=1000", sub.log())
