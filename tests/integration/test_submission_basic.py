@@ -328,3 +328,25 @@ def test_auth_exchange_cancel_and_throttle(sub):
                 s.auth("PLAIN", s.auth_plain)
             assert e.value.smtp_code == 535
     assert re.search(r"event=smtp_auth_failed .*delay_ms=1000", sub.log())
+
+
+@pytest.mark.parametrize("listener", ["submission", "submissions"])
+def test_msmtp(sub, tmp_path, listener):
+    if shutil.which("msmtp") is None:
+        pytest.skip("msmtp is not installed")
+    conf = tmp_path / "msmtprc"
+    conf.write_text(
+        "account default\nhost 127.0.0.1\nport %d\ntls on\n"
+        "tls_starttls %s\ntls_certcheck off\nauth on\n"
+        "user alice@example.org\npassword %s\nfrom alice@example.org\n"
+        "timeout 10\n"
+        % (sub.ports[listener], "on" if listener == "submission" else "off",
+           PASSWORD))
+    conf.chmod(0o600)
+    res = subprocess.run(
+        ["msmtp", "-C", str(conf), "bob@example.org"],
+        input=b"From: alice@example.org\nSubject: msmtp\n\nvia msmtp\n",
+        capture_output=True, timeout=60)
+    assert res.returncode == 0, (res.stdout + res.stderr).decode()
+    got = stored(sub, "bob@example.org")
+    assert len(got) == 1 and got[0].endswith(b"\r\n\r\nvia msmtp\r\n")
