@@ -154,3 +154,18 @@ def test_relay_without_auth_refused(two):
         assert s.docmd("MAIL", "FROM:<x@stranger.example>")[0] == 250
         code, resp = s.docmd("RCPT", "TO:<bob@b.test>")
         assert code == 550 and resp.startswith(b"5.7.1"), resp
+
+
+def test_unknown_remote_recipient_bounces_to_sender(two):
+    """B refuses nobody@b.test with 550: alice finds the RFC 3464 report
+    in her INBOX on A."""
+    a, b = two
+    with submit(a) as s:
+        s.sendmail("alice@a.test", ["nobody@b.test"],
+                   b"From: alice@a.test\r\nSubject: lost\r\n\r\nhello?\r\n")
+    dsn = wait_stored(a, "alice@a.test", 1)[0]
+    assert b"report-type=delivery-status" in dsn
+    assert b"Final-Recipient: rfc822;nobody@b.test" in dsn
+    assert b"Status: 5.1.1" in dsn
+    assert b"Subject: lost" in dsn
+    assert stored(b, "bob@b.test") == []
