@@ -190,6 +190,7 @@ int store_alias_list(struct store *store, const char *domain, struct pool *pool,
  *      steps for the part before it — else postmaster (RFC 5321 4.5.1) to
  *      postmaster_account — else the catch-all alias @domain;
  *   3. targets in a local domain resolve again; others are remote.
+ * A bare "postmaster" (RFC 5321 4.1.1.3) is postmaster_account.
  * Comparison is case-insensitive. Returns 1 with at least one local
  * account or remote address, 0 when the address is unknown (SMTP 550),
  * -1 on error (or on an alias loop / depth limit: error_r says). */
