@@ -16,6 +16,9 @@ static const struct cli_family *const cli_families[] = {
 	&cli_family_import,
 	&cli_family_export,
 #endif
+#ifdef HAVE_DKIM
+	&cli_family_dkim,
+#endif
 	NULL
 };
 

@@ -82,6 +82,10 @@ static const struct config_key config_keys[] = {
 	{ "outbound", "command_timeout", CT_DURATION, OFF(outbound.command_timeout), 1, 3600, "5m", 0, NULL },
 	{ "outbound", "data_timeout", CT_DURATION, OFF(outbound.data_timeout), 1, 7200, "10m", 0, NULL },
 	{ "outbound", "max_sessions", CT_UINT, OFF(outbound.max_sessions), 1, 10000, "20", 0, NULL },
+	{ "outbound", "relayhost", CT_STRING, OFF(outbound.relayhost), 0, 0, "", CK_RESTART, NULL },
+	{ "outbound", "relay_user", CT_STRING, OFF(outbound.relay_user), 0, 0, "", CK_RESTART, NULL },
+	{ "outbound", "relay_password_file", CT_PATH, OFF(outbound.relay_password_file), 0, 0, "", CK_RESTART, NULL },
+	{ "outbound", "relay_require_tls", CT_BOOL, OFF(outbound.relay_require_tls), 0, 0, "yes", CK_RESTART, NULL },
 	{ "limits", "max_connections", CT_UINT, OFF(limits.max_connections), 1, 1000000, "1000", CK_RESTART, NULL },
 	{ "limits", "max_connections_per_ip", CT_UINT, OFF(limits.max_connections_per_ip), 1, 1000000, "20", CK_RESTART, NULL },
 	{ "limits", "handshake_timeout", CT_DURATION, OFF(limits.handshake_timeout), 1, 3600, "30s", CK_RESTART, NULL },
@@ -91,6 +95,9 @@ static const struct config_key config_keys[] = {
 	{ "limits", "imap_idle_timeout", CT_DURATION, OFF(limits.imap_idle_timeout), 1, 86400, "30m", CK_RESTART, NULL },
 	/* RFC 1939 section 3: at least 10 minutes. */
 	{ "limits", "pop3_idle_timeout", CT_DURATION, OFF(limits.pop3_idle_timeout), 1, 86400, "10m", CK_RESTART, NULL },
+	{ "limits", "trusted_networks", CT_STRING, OFF(limits.trusted_networks), 0, 0, "127.0.0.0/8, ::1", CK_RESTART, NULL },
+	{ "limits", "line_timeout", CT_DURATION, OFF(limits.line_timeout), 1, 3600, "1m", CK_RESTART, NULL },
+	{ "smtp", "greeting_delay", CT_DURATION, OFF(smtp.greeting_delay), 0, 60, "5s", CK_RESTART, NULL },
 	{ "smtp", "max_message_size", CT_SIZE, OFF(smtp.max_message_size), 1024, (uint64_t)2 << 30, "50M", 0, NULL },
 	/* RFC 5321 section 4.5.3.1.8: at least 100. */
 	{ "smtp", "max_recipients", CT_UINT, OFF(smtp.max_recipients), 1, 100000, "100", 0, NULL },

@@ -100,6 +100,12 @@ struct config {
 		 * block, capped by it); the reply to the final dot. */
 		unsigned connect_timeout, command_timeout, data_timeout;
 		unsigned max_sessions; /* concurrent outbound sessions */
+		/* Smarthost "HOST:PORT" ("" = deliver by MX), AUTH PLAIN
+		 * user and the file holding the password ("" = no AUTH). */
+		char *relayhost;
+		char *relay_user;
+		char *relay_password_file;
+		bool relay_require_tls;
 	} outbound;
 
 	struct {
@@ -109,6 +115,11 @@ struct config {
 		unsigned smtp_idle_timeout; /* seconds */
 		unsigned imap_idle_timeout;
 		unsigned pop3_idle_timeout;
+		/* Greeted at once on the MX listener (lib-net syntax:
+		 * "127.0.0.0/8, ::1, 192.0.2.0/24"). */
+		char *trusted_networks;
+		/* Seconds a line may take from its first byte (slow drip). */
+		unsigned line_timeout;
 	} limits;
 
 	struct {
@@ -120,6 +131,9 @@ struct config {
 		char *recipient_delimiter; /* one character; "" = none */
 		enum config_verify_policy vrfy;
 		enum config_verify_policy expn;
+		/* Seconds an untrusted MX client waits for the greeting;
+		 * talking first is rejected (0 = off). */
+		unsigned greeting_delay;
 	} smtp;
 
 	struct {

@@ -5,9 +5,6 @@
 #include "buf.h"
 #include "log.h"
 #include "strutil.h"
-#ifdef HAVE_QUEUE
-#include "queue-daemon.h"
-#endif
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -92,10 +89,6 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 		return;
 	}
 	log_debug(NULL, "queue-wake", "handled=%s", ret > 0 ? "yes" : "no");
-#ifdef HAVE_QUEUE
-	if (d->queue != NULL)
-		queue_daemon_wake(d->queue);
-#endif
 	buf_append_str(reply, "OK");
 }
 

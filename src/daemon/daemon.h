@@ -17,7 +17,6 @@ struct auth_cache;
 struct auth_throttle;
 struct daemon_listeners;
 struct control_server;
-struct queue_daemon;
 
 /* At most this many listen addresses over all listeners. */
 #define DAEMON_MAX_BOUND 64
@@ -39,8 +38,6 @@ struct daemon {
 
 	struct daemon_listeners *listeners;
 	struct control_server *control;
-	/* The outbound queue (src/queue), NULL when not built in. */
-	struct queue_daemon *queue;
 
 	/* Set on first start of the embedded default: shown once. */
 	char *demo_password;

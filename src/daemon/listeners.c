@@ -11,33 +11,6 @@
 
 #include <unistd.h>
 
-#ifdef HAVE_QUEUE
-#include "queue-daemon.h"
-
-/* The outbound queue runs on the first loop, kept in the store. */
-static int daemon_queue_start(struct daemon *d, struct net_loops *loops,
-			      const char **error_r)
-{
-	const struct config *c = d->config;
-	struct queue_daemon_settings set = {
-		.hostname = c->server.hostname,
-		.static_zone = c->dns.static_zone,
-		.mx_port = c->outbound.mx_port,
-		.source_ip = c->outbound.source,
-		.retry_initial = c->outbound.retry_initial,
-		.retry_max = c->outbound.retry_max,
-		.give_up = c->outbound.give_up,
-		.delay_notify = c->outbound.delay_notify,
-		.no_delay_notify = c->outbound.delay_notify == 0,
-		.connect_timeout = c->outbound.connect_timeout,
-		.command_timeout = c->outbound.command_timeout,
-		.data_timeout = c->outbound.data_timeout,
-		.max_sessions = c->outbound.max_sessions,
-	};
-	d->queue = queue_daemon_create(loops, d->store, &set, error_r);
-	return d->queue == NULL ? -1 : 1;
-}
-#endif
 
 /* Listener roles: each [listen] key becomes one lib-net service (limits
  * and TLS) fed by one listener per address, answered by the protocol
@@ -154,6 +127,10 @@ static int role_open(struct daemon *d, struct daemon_listeners *dl,
 	set.max_connections = c->limits.max_connections;
 	set.max_connections_per_ip = c->limits.max_connections_per_ip;
 	set.too_many_message = role->service->too_many_message;
+	set.trusted_networks = c->limits.trusted_networks;
+	set.line_timeout_ms = c->limits.line_timeout * 1000;
+	if (role->id == CONFIG_LISTEN_SMTP)
+		set.greeting_delay_ms = c->smtp.greeting_delay * 1000;
 	role->net_service = net_service_create(&set, error_r);
 	if (role->net_service == NULL)
 		return -1;
@@ -282,11 +259,6 @@ int daemon_services_control(struct daemon *d, const char *name,
 int daemon_listeners_start(struct daemon *d, const char **error_r)
 {
 	net_loops_start(d->listeners->loops);
-#ifdef HAVE_QUEUE
-	if (d->store != NULL &&
-	    daemon_queue_start(d, d->listeners->loops, error_r) < 0)
-		return -1;
-#endif
 	return 1;
 }
 
@@ -380,9 +352,6 @@ void daemon_listeners_stop(struct daemon *d)
 		for (unsigned i = 0; i < role->listener_count; i++)
 			net_listener_destroy(&role->listeners[i]);
 	}
-#ifdef HAVE_QUEUE
-	queue_daemon_destroy(&d->queue);
-#endif
 	/* In-flight work (store commits) finishes and answers its client
 	 * before the loops exit. */
 	net_loops_stop(dl->loops, 5000);

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "workpool.h"
 
+#include <sys/resource.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -212,12 +213,29 @@ static void banner_print(struct daemon *d)
 	buf_free(&b);
 }
 
+/* Each connection is a descriptor: take the hard limit as the soft one
+ * (root could go further, but the hard limit is the admin's word). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info(NULL, "fd-limit", "old=%llu new=%llu",
+				 (unsigned long long)old,
+				 (unsigned long long)rl.rlim_cur);
+	}
+}
+
 static int run(struct daemon *d)
 {
 	const char *error;
 	int ret = 1;
 
 	umask(077);
+	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(d->config->server.log_level);
 	log_info(NULL, "start", "version=%s config=%s pid=%ld",

@@ -99,6 +99,7 @@ struct service {
 extern const struct service *const smtpd_services[];
 extern const struct service *const imapd_services[];
 extern const struct service *const pop3d_services[];
+extern const struct service *const queue_services[]; /* background */
 
 /* The linked service for a listener name, or NULL. */
 const struct service *service_find(const char *name);

@@ -15,6 +15,9 @@ static const struct service *const *const service_modules[] = {
 #ifdef HAVE_POP3D
 	pop3d_services,
 #endif
+#ifdef HAVE_QUEUE
+	queue_services,
+#endif
 	NULL
 };
 

@@ -68,6 +68,9 @@ void imapd_cmd_enable(struct imapd_client *client, struct imapd_cmd *cmd)
 			client->rev2 = true;
 			client->utf8 = true;
 			buf_append_str(&b, " IMAP4rev2");
+		} else if (str_ascii_eq_ci(cap, "CONDSTORE") && !client->condstore) {
+			client->condstore = true;
+			buf_append_str(&b, " CONDSTORE");
 		} else if (str_ascii_eq_ci(cap, "UTF8=ACCEPT") && !client->utf8) {
 			client->utf8 = true;
 			buf_append_str(&b, " UTF8=ACCEPT");

@@ -73,6 +73,7 @@ static void auth_finish(struct imapd_client *client,
 		}
 		client->session_counted = true;
 		client->state = IMAPD_STATE_AUTH;
+		conn_set_idle_timeout(client->conn, client->svc->idle_timeout_ms);
 		client->account_id = account_id;
 		client->username = username;
 		username = NULL;

@@ -26,6 +26,8 @@ struct fetch_ctx {
 	bool add_uid;
 	bool set_seen;
 	bool metadata_only;
+	/* CHANGEDSINCE without an explicit MODSEQ item (RFC 7162 3.1.4.1). */
+	bool add_modseq;
 	struct imap_seqset seen_uids;
 	struct pool *msg_pool;
 };
@@ -116,111 +118,6 @@ static void header_filter(const uint8_t *h, size_t len,
 	 * HEADER.FIELDS.NOT only when the header had one. */
 	if (blank || !not)
 		buf_append_str(out, "\r\n");
-}
-
-static int b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* RFC 2045 section 6.8 (base64) and 6.7 (quoted-printable) decoding, for
- * BINARY (RFC 3516). Returns -1 for an unknown encoding. */
-static int cte_decode(const char *cte, const uint8_t *in, size_t len,
-		      struct buf *out)
-{
-	if (cte == NULL || str_ascii_eq_ci(cte, "7bit") ||
-	    str_ascii_eq_ci(cte, "8bit") || str_ascii_eq_ci(cte, "binary")) {
-		buf_append(out, in, len);
-		return 0;
-	}
-	if (str_ascii_eq_ci(cte, "base64")) {
-		uint32_t bits = 0;
-		int n = 0;
-		for (size_t i = 0; i < len; i++) {
-			if (in[i] == '=')
-				break;
-			int v = b64val(in[i]);
-			if (v < 0)
-				continue;
-			bits = (bits << 6) | (uint32_t)v;
-			n += 6;
-			if (n >= 8) {
-				n -= 8;
-				buf_append_byte(out, (uint8_t)(bits >> n));
-			}
-		}
-		return 0;
-	}
-	if (str_ascii_eq_ci(cte, "quoted-printable")) {
-		for (size_t i = 0; i < len; i++) {
-			if (in[i] != '=') {
-				buf_append_byte(out, in[i]);
-				continue;
-			}
-			if (i + 2 < len + 0 && hexval(in[i + 1]) >= 0 &&
-			    hexval(in[i + 2]) >= 0) {
-				buf_append_byte(out, (uint8_t)(hexval(in[i + 1]) * 16 +
-							       hexval(in[i + 2])));
-				i += 2;
-				continue;
-			}
-			/* Soft line break: "=" then optional WSP, CRLF. */
-			size_t j = i + 1;
-			while (j < len && (in[j] == ' ' || in[j] == '\t'))
-				j++;
-			if (j < len && in[j] == '\r')
-				j++;
-			if (j < len && in[j] == '\n') {
-				i = j;
-				continue;
-			}
-			if (j >= len) {
-				i = j;
-				continue;
-			}
-			buf_append_byte(out, '=');
-		}
-		return 0;
-	}
-	return -1;
-}
-
-static const char *part_cte(const struct mime_part *part)
-{
-	const char *cte = part->content_transfer_encoding;
-	if (cte == NULL)
-		return NULL;
-	while (*cte == ' ' || *cte == '\t')
-		cte++;
-	/* The raw value may carry trailing whitespace or a fold. */
-	size_t n = strcspn(cte, " \t\r\n;(");
-	static __thread char tmp[64];
-	if (n >= sizeof(tmp))
-		return "x-unknown";
-	memcpy(tmp, cte, n);
-	tmp[n] = '\0';
-	return tmp;
 }
 
 /* RFC 9051 section 6.4.5: part numbers walk into multiparts; a
@@ -344,8 +241,9 @@ static int section_content(struct imapd_client *client,
 			buf_append(out, data + part->body_offset, (size_t)part->body_size);
 			return 1;
 		}
-		const char *cte = part_cte(part);
-		if (cte_decode(cte, data + part->body_offset,
+		char cte_buf[64];
+		const char *cte = imapd_part_cte(part, cte_buf, sizeof(cte_buf));
+		if (imapd_cte_decode(cte, data + part->body_offset,
 			       (size_t)part->body_size, out) < 0)
 			return -2; /* UNKNOWN-CTE */
 		/* Decoded content goes as literal8 (as Dovecot does), and so
@@ -508,6 +406,10 @@ static bool fetch_write(struct imapd_client *client, struct fetch_ctx *ctx,
 		}
 		}
 	}
+	if (ctx->add_modseq) {
+		SEP();
+		buf_printf(b, "MODSEQ (%llu)", (unsigned long long)info.msg.modseq);
+	}
 	if (ctx->set_seen && !flags_sent && flags != info.msg.flags) {
 		SEP();
 		buf_append_str(b, "FLAGS ");
@@ -602,7 +504,7 @@ static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
 static void fetch_finish(struct imapd_client *client, struct fetch_ctx *ctx)
 {
 	if (ctx->seen_uids.count > 0 && client->mbox != NULL) {
-		struct store_uid_range *r = p_new(client->cmd_pool,
+		struct store_uid_range *r = p_new(client->cmd.pool,
 						  struct store_uid_range,
 						  ctx->seen_uids.count);
 		imap_seqset_normalize(&ctx->seen_uids);
@@ -688,5 +590,11 @@ void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 	ctx->add_uid = cmd->uid;
 	ctx->set_seen = ctx->items.sets_seen && !client->mbox->readonly;
 	ctx->metadata_only = items_metadata_only(&ctx->items);
+	bool has_modseq = false;
+	for (size_t i = 0; i < ctx->items.count; i++)
+		has_modseq |= ctx->items.items[i].type == IMAP_FETCH_MODSEQ;
+	if (has_modseq || ctx->items.changedsince > 0)
+		client->condstore = true;
+	ctx->add_modseq = ctx->items.changedsince > 0 && !has_modseq;
 	fetch_continue(client);
 }

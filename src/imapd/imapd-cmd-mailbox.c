@@ -3,6 +3,7 @@
 #include "log.h"
 #include "strutil.h"
 #include "conn.h"
+#include "net-loop.h"
 #include "store.h"
 #include "imap-args.h"
 #include "imap-quote.h"
@@ -26,9 +27,10 @@ static const char *mailbox_arg(struct imapd_client *client,
 
 static void claim_done(struct store_txn *txn, void *ctx)
 {
-	/* Best effort: a failed claim only leaves \Recent set longer. */
+	/* Best effort: a failed claim only leaves \Recent set longer. The
+	 * hold only keeps shutdown from dropping this completion. */
 	(void)txn;
-	(void)ctx;
+	net_loop_unhold(ctx);
 }
 
 void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
@@ -45,6 +47,16 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 		imapd_cmd_reply(client, "BAD", "%s", cmd->args_count < 1 ?
 				"Missing mailbox" : error);
 		return;
+	}
+	/* select-params (RFC 4466): only (CONDSTORE), RFC 7162 3.1.8. */
+	if (cmd->args_count > 1) {
+		const struct imap_arg *p = &cmd->args[1];
+		if (cmd->args_count > 2 || p->type != IMAP_ARG_LIST ||
+		    p->len != 1 || !imap_arg_atom_equals(&p->list[0], "CONDSTORE")) {
+			imapd_cmd_reply(client, "BAD", "Unknown SELECT parameters");
+			return;
+		}
+		client->condstore = true;
 	}
 	if (client->mbox != NULL) {
 		imapd_mailbox_close(client);
@@ -108,7 +120,9 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 	if (!readonly && st.recent > 0) {
 		struct store_txn *txn = store_txn_create(client->svc->store);
 		store_txn_mailbox_claim_recent(txn, box->id, box->uidnext);
-		store_txn_commit(txn, &client->target, claim_done, NULL);
+		net_loop_hold(conn_loop(client->conn));
+		store_txn_commit(txn, &client->target, claim_done,
+				 conn_loop(client->conn));
 	}
 	imapd_cmd_reply(client, "OK", "[%s] %s completed",
 			readonly ? "READ-ONLY" : "READ-WRITE", cmd->name);
@@ -260,6 +274,8 @@ void imapd_cmd_status(struct imapd_client *client, struct imapd_cmd *cmd)
 		imapd_cmd_reply(client, "BAD", "%s", error);
 		return;
 	}
+	if ((items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
+		client->condstore = true;
 	ret = store_mailbox_lookup(client->svc->store, client->account_id, name,
 				   cmd->pool, &box, &error);
 	if (ret == 0) {

@@ -4,6 +4,7 @@
 #include "store.h"
 #include "message-date.h"
 #include "rfc2047.h"
+#include "mime-parser.h"
 #include "imap-args.h"
 #include "imap-search.h"
 
@@ -20,6 +21,7 @@ struct search_msg {
 	bool have_body, complete;
 	const uint8_t *data;
 	size_t size, header_size;
+	const struct mime_part *root;
 };
 
 static size_t find_header_end(const uint8_t *data, size_t len)
@@ -119,6 +121,71 @@ static bool header_match(struct search_msg *m, const char *name,
 		}
 	}
 	return false;
+}
+
+/* Text parts are matched decoded (transfer encoding and charset), so a
+ * word in a quoted-printable or base64 body is found. */
+static bool part_text_match(const struct search_msg *m,
+			    const struct mime_part *part, const char *needle,
+			    unsigned depth)
+{
+	if (depth > 100)
+		return false;
+	if (part->children != NULL) {
+		for (const struct mime_part *c = part->children; c != NULL; c = c->next) {
+			if (part_text_match(m, c, needle, depth + 1))
+				return true;
+		}
+		return false;
+	}
+	if ((part->flags & MIME_PART_FLAG_TEXT) == 0 &&
+	    part->content_type != NULL)
+		return false;
+	char cte_buf[64];
+	const char *cte = imapd_part_cte(part, cte_buf, sizeof(cte_buf));
+	const char *charset = NULL;
+	for (unsigned i = 0; i < part->content_type_params_count; i++) {
+		if (str_ascii_eq_ci(part->content_type_params[i].name, "charset"))
+			charset = part->content_type_params[i].value;
+	}
+	bool plain_cte = cte == NULL || (!str_ascii_eq_ci(cte, "base64") &&
+					 !str_ascii_eq_ci(cte, "quoted-printable"));
+	bool plain_cs = charset == NULL || str_ascii_eq_ci(charset, "utf-8") ||
+			str_ascii_eq_ci(charset, "us-ascii");
+	if (plain_cte && plain_cs)
+		return false; /* the raw match already covered it */
+	struct buf dec = BUF_INIT, utf8 = BUF_INIT;
+	bool found = false;
+	if (imapd_cte_decode(cte, m->data + part->body_offset,
+			     (size_t)part->body_size, &dec) == 0) {
+		const struct buf *text = &dec;
+		if (!plain_cs && charset_to_utf8(charset, dec.data == NULL ?
+					(const uint8_t *)"" : dec.data,
+					dec.len, &utf8) == 0)
+			text = &utf8;
+		found = imap_search_substr_match(buf_cstr(text), text->len, needle);
+	}
+	buf_free(&dec);
+	buf_free(&utf8);
+	return found;
+}
+
+static bool body_match(struct search_msg *m, const char *needle, bool header)
+{
+	if (!load_body(m))
+		return false;
+	size_t off = header ? 0 : m->header_size;
+	if (imap_search_substr_match((const char *)m->data + off, m->size - off,
+				     needle))
+		return true;
+	if (header) {
+		const char *dec = rfc2047_decode(m->pool, m->data, m->header_size);
+		if (imap_search_substr_match(dec, strlen(dec), needle))
+			return true;
+	}
+	if (m->root == NULL)
+		m->root = mime_parse(m->pool, m->data, m->size, NULL);
+	return part_text_match(m, m->root, needle, 0);
 }
 
 static time_t day_of(time_t t)
@@ -226,13 +293,9 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 	case IMAP_SEARCH_HEADER:
 		return header_match(m, n->header, n->value, NULL, NULL);
 	case IMAP_SEARCH_BODY:
-		return load_body(m) &&
-		       imap_search_substr_match((const char *)m->data + m->header_size,
-						m->size - m->header_size, n->value);
+		return body_match(m, n->value, false);
 	case IMAP_SEARCH_TEXT:
-		return load_body(m) &&
-		       imap_search_substr_match((const char *)m->data, m->size,
-						n->value);
+		return body_match(m, n->value, true);
 	case IMAP_SEARCH_LARGER:
 		return msg->size > n->number;
 	case IMAP_SEARCH_SMALLER:
@@ -243,6 +306,17 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 		return msg->internaldate <= time(NULL) - (time_t)n->number;
 	case IMAP_SEARCH_YOUNGER:
 		return msg->internaldate >= time(NULL) - (time_t)n->number;
+	}
+	return false;
+}
+
+static bool tree_has_modseq(const struct imap_search_node *n)
+{
+	if (n->key == IMAP_SEARCH_MODSEQ)
+		return true;
+	for (size_t i = 0; i < n->children_count; i++) {
+		if (tree_has_modseq(n->children[i]))
+			return true;
 	}
 	return false;
 }
@@ -258,6 +332,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 	const char *error;
 	bool badcs;
 	uint32_t idx = 0, count = 0, min = 0, max = 0;
+	uint64_t max_modseq = 0;
+	bool want_modseq;
 	struct buf b = BUF_INIT;
 	int ret;
 
@@ -269,6 +345,11 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 			imapd_cmd_reply(client, "BAD", "%s", error);
 		return;
 	}
+	/* RFC 7162 section 3.1.5: MODSEQ in the criteria enables CONDSTORE
+	 * and adds the highest mod-sequence of the matches to the reply. */
+	want_modseq = tree_has_modseq(sa.root);
+	if (want_modseq)
+		client->condstore = true;
 	pool = pool_create("imap search msg", 8192);
 	iter = store_message_iter_init(client->svc->store, mbox->id, 1, 0, 0);
 	while ((ret = store_message_iter_next(iter, &msg)) > 0) {
@@ -289,6 +370,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 				min = v;
 			max = v;
 			count++;
+			if (msg.modseq > max_modseq)
+				max_modseq = msg.modseq;
 		}
 	}
 	ret = ret < 0 ? -1 : store_message_iter_deinit(&iter, &error);
@@ -326,6 +409,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 		}
 		if ((r & IMAP_SEARCH_RET_COUNT) != 0)
 			buf_printf(&b, " COUNT %u", count);
+		if (want_modseq && count > 0)
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)max_modseq);
 		if (r != IMAP_SEARCH_RET_SAVE || !sa.esearch)
 			buf_append_str(&b, "\r\n");
 		else
@@ -338,6 +423,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 			if (b.len > 64 * 1024)
 				imapd_write_buf(client, &b);
 		}
+		if (want_modseq && count > 0)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)max_modseq);
 		buf_append_str(&b, "\r\n");
 	}
 	imapd_write_buf(client, &b);

@@ -64,6 +64,9 @@ static void store_done(struct imapd_client *client, struct store_txn *txn,
 				buf_append_str(&b, "FLAGS ");
 				imapd_append_flags(client, &b, msg.uid, msg.flags,
 						   msg.keywords);
+				if (client->condstore)
+					buf_printf(&b, " MODSEQ (%llu)",
+						   (unsigned long long)msg.modseq);
 				buf_append_str(&b, ")\r\n");
 				if (b.len > 64 * 1024)
 					imapd_write_buf(client, &b);
@@ -135,6 +138,8 @@ void imapd_cmd_store(struct imapd_client *client, struct imapd_cmd *cmd)
 		buf_append_str(&kw, st.flags.keywords[i]);
 	}
 	ctx->silent = st.silent;
+	if (st.unchangedsince > 0)
+		client->condstore = true;
 	struct store_txn *txn = store_txn_create(client->svc->store);
 	store_txn_flags(txn, client->mbox->id, uid_ranges(cmd->pool, &ctx->uids),
 			(unsigned)ctx->uids.count, modes[st.mode], st.flags.system,

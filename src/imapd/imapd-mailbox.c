@@ -206,6 +206,9 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 				break;
 			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
 			imapd_append_flags(client, &b, c->uid, c->flags, c->keywords);
+			if (client->condstore)
+				buf_printf(&b, " MODSEQ (%llu)",
+					   (unsigned long long)c->modseq);
 			buf_append_str(&b, ")\r\n");
 			break;
 		}

@@ -18,6 +18,7 @@
 
 #define IMAPD_MAX_LINE (64 * 1024)
 #define IMAPD_DEFAULT_MAX_MESSAGE (50 * 1024 * 1024)
+#define IMAPD_PREAUTH_IDLE_TIMEOUT_MS (60 * 1000)
 
 static void client_input_loop(struct imapd_client *client,
 			      const uint8_t *data, size_t len, bool line);
@@ -71,10 +72,10 @@ struct completion_target imapd_client_target(struct imapd_client *client)
 const char *imapd_capabilities(struct imapd_client *client, struct buf *b)
 {
 	buf_reset(b);
-	buf_append_str(b, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE "
+	buf_append_str(b, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE MULTIAPPEND "
 			  "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
 			  "LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
-			  "SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT");
+			  "SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT CONDSTORE");
 	if (client->state == IMAPD_STATE_NOT_AUTH) {
 		bool secure = imapd_client_secure(client);
 		if (!conn_is_tls(client->conn) && conn_can_starttls(client->conn))
@@ -116,7 +117,7 @@ const char *imapd_mailbox_name_in(struct imapd_client *client,
 			*error_r = "Mailbox name is not valid modified UTF-7";
 			return NULL;
 		}
-		out = pool_strndup(client->cmd_pool, buf_cstr(&b), b.len);
+		out = pool_strndup(client->cmd.pool, buf_cstr(&b), b.len);
 		buf_free(&b);
 	}
 	if (!imap_utf8_is_valid_name(out) || out[0] == '\0') {
@@ -130,7 +131,7 @@ const char *imapd_mailbox_name_in(struct imapd_client *client,
 	if (str_ascii_has_prefix_ci(out, "INBOX") &&
 	    (out[5] == '\0' || out[5] == STORE_HIERARCHY_SEP) &&
 	    strncmp(out, "INBOX", 5) != 0) {
-		char *copy = pool_strdup(client->cmd_pool, out);
+		char *copy = pool_strdup(client->cmd.pool, out);
 		memcpy(copy, "INBOX", 5);
 		out = copy;
 	}
@@ -282,7 +283,6 @@ void imapd_client_ref(struct imapd_client *client)
 static void client_free(struct imapd_client *client)
 {
 	imap_parser_destroy(&client->parser);
-	pool_destroy(&client->cmd_pool);
 	imap_seqset_free(&client->saved);
 	i_free(client->username);
 	free(client);
@@ -327,8 +327,8 @@ void imapd_cmd_reply(struct imapd_client *client, const char *status,
 	client->busy = false;
 	client->no_expunge = false;
 	client->command = NULL;
+	/* The command's memory is the parser's: cleared at the next feed. */
 	memset(&client->cmd, 0, sizeof(client->cmd));
-	pool_clear(client->cmd_pool);
 	if (client->state == IMAPD_STATE_LOGOUT) {
 		conn_close_after_flush(client->conn, "logout");
 		return;
@@ -343,12 +343,12 @@ static void client_dispatch(struct imapd_client *client,
 	const struct imapd_command *c = imapd_command_find(pcmd->name);
 	unsigned state_flag;
 
-	client->cmd.tag = pool_strdup(client->cmd_pool, pcmd->tag);
-	client->cmd.name = pool_strdup(client->cmd_pool, pcmd->name);
+	client->cmd.pool = imap_parser_command_pool(client->parser);
+	client->cmd.tag = pcmd->tag;
+	client->cmd.name = pcmd->name;
 	client->cmd.uid = pcmd->uid;
 	client->cmd.args = pcmd->args;
 	client->cmd.args_count = pcmd->args_count;
-	client->cmd.pool = client->cmd_pool;
 	client->busy = true;
 
 	if (c == NULL || (pcmd->uid && (c->flags & IMAPD_CMD_UID) == 0)) {
@@ -480,7 +480,6 @@ static void imapd_on_connect(struct conn *conn)
 	client->sid = conn_sid(conn);
 	client->refcount = 1;
 	client->target = net_loop_completion_target(conn_loop(conn));
-	client->cmd_pool = pool_create("imap cmd", 1024);
 	imap_parser_settings_default(&set);
 	set.max_line_length = IMAPD_MAX_LINE;
 	set.max_append_literal_size = svc->max_message_size;
@@ -488,6 +487,9 @@ static void imapd_on_connect(struct conn *conn)
 	client->parser = imap_parser_create(&set);
 	conn_set_context(conn, client);
 	conn_set_max_line_length(conn, IMAPD_MAX_LINE + 1024);
+	/* Unauthenticated connections do not get to sit for half an hour. */
+	conn_set_idle_timeout(conn, MIN(svc->idle_timeout_ms,
+					IMAPD_PREAUTH_IDLE_TIMEOUT_MS));
 
 	imapd_capabilities(client, &b);
 	imapd_printf(client, "* OK [CAPABILITY %s] Posthorn IMAP ready\r\n",
@@ -552,7 +554,10 @@ static void imapd_on_write_ready(struct conn *conn)
 static void imapd_on_shutdown(struct conn *conn)
 {
 	struct imapd_client *client = conn_get_context(conn);
-	if (!client->busy) {
+	/* A command waiting for the store finishes first (its reply is
+	 * owed); an IDLE has nothing in flight. */
+	if (!client->busy || (client->input == IMAPD_INPUT_IDLE &&
+			      !conn_is_paused(conn))) {
 		conn_write_str(conn, "* BYE Server shutting down\r\n");
 		conn_close_after_flush(conn, "shutdown");
 	}
@@ -601,6 +606,10 @@ static int imapd_init(const struct service_env *env, bool implicit_tls,
 					env->config->smtp.max_message_size > 0
 				? env->config->smtp.max_message_size
 				: IMAPD_DEFAULT_MAX_MESSAGE;
+	svc->idle_timeout_ms = env->config != NULL &&
+				       env->config->limits.imap_idle_timeout > 0
+			       ? env->config->limits.imap_idle_timeout * 1000u
+			       : 30 * 60 * 1000u;
 	*context_r = svc;
 	return 0;
 }

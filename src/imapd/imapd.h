@@ -45,7 +45,8 @@ enum imapd_cmd_flags {
 #define IMAPD_CMD_AUTHED (IMAPD_CMD_AUTH | IMAPD_CMD_SELECTED)
 
 struct imapd_cmd {
-	/* Copied into cmd_pool: valid until the tagged reply. */
+	/* In the parser's command pool: valid until the tagged reply (input
+	 * is paused meanwhile, so the parser is not fed). */
 	const char *tag;
 	const char *name;
 	bool uid;
@@ -71,6 +72,9 @@ struct imapd_service {
 	struct store *store;
 	struct auth_server *auth;
 	uint64_t max_message_size;
+	/* Idle timeout once logged in (RFC 9051 section 5.4: at least 30
+	 * minutes); before login a shorter one applies. */
+	unsigned idle_timeout_ms;
 	bool implicit_tls;
 };
 
@@ -123,7 +127,6 @@ struct imapd_client {
 	struct imap_parser *parser;
 	enum imapd_state state;
 	enum imapd_input_mode input;
-	struct pool *cmd_pool;
 	struct imapd_cmd cmd;
 	const struct imapd_command *command;
 	/* A command is running (possibly waiting for the store). */
@@ -142,8 +145,9 @@ struct imapd_client {
 	/* Counted in the per-user session limit. */
 	bool session_counted;
 
-	/* ENABLEd extensions. */
-	bool rev2, utf8;
+	/* ENABLEd extensions; condstore also by a CONDSTORE-enabling
+	 * command (RFC 7162 section 3.1). */
+	bool rev2, utf8, condstore;
 
 	struct imapd_mailbox *mbox;
 	/* SEARCHRES (RFC 5182) saved result, as UIDs. */
@@ -265,6 +269,16 @@ void imapd_txn_commit(struct imapd_client *client, struct store_txn *txn,
 /* Replies OK text, or NO with the store's error. */
 void imapd_txn_reply(struct imapd_client *client, struct store_txn *txn,
 		     const char *ok_text);
+
+/* --- imapd-decode.c --- */
+struct mime_part;
+/* Decodes base64 / quoted-printable (RFC 2045 sections 6.7, 6.8); 7bit,
+ * 8bit, binary and none are copied. Returns -1 for an unknown encoding. */
+int imapd_cte_decode(const char *cte, const uint8_t *in, size_t len,
+		     struct buf *out);
+/* The part's Content-Transfer-Encoding token (NULL when absent), in tmp. */
+const char *imapd_part_cte(const struct mime_part *part, char *tmp,
+			   size_t size);
 
 /* Maps a store error to an IMAP response code + text ("[NONEXISTENT] ..."). */
 const char *imapd_store_error_text(int store_error, const char *text);

@@ -765,6 +765,11 @@ const struct imap_command *imap_parser_command(const struct imap_parser *parser)
 	return &parser->cmd;
 }
 
+struct pool *imap_parser_command_pool(struct imap_parser *parser)
+{
+	return parser->pool;
+}
+
 const char *imap_parser_error(const struct imap_parser *parser, bool *fatal_r)
 {
 	if (fatal_r != NULL)

@@ -162,6 +162,10 @@ const char *imap_parser_command_name(const struct imap_parser *parser);
 
 /* After IMAP_PARSE_COMMAND. */
 const struct imap_command *imap_parser_command(const struct imap_parser *parser);
+/* The pool the command's arguments live in. The caller may allocate its
+ * own per-command data from it (saving a pool per connection); like the
+ * arguments, it is cleared at the next feed or reset. */
+struct pool *imap_parser_command_pool(struct imap_parser *parser);
 
 /* After IMAP_PARSE_ERROR: the text for BAD/BYE, and whether the connection
  * must be closed (a non-synchronising literal too large to skip). */

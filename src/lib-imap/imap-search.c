@@ -403,29 +403,83 @@ void imap_search_args_free(struct imap_search_args *search)
 	search->seqsets_count = 0;
 }
 
+/* Simple case folding of the scripts most mail is written in (ASCII,
+ * Latin-1, Latin Extended-A, Greek, Cyrillic). Every mapping keeps the
+ * UTF-8 length, so text folds in place into a buffer of the same size and
+ * the search is a plain memmem(). */
+static uint32_t fold_cp(uint32_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c + 0x20;
+	if (c < 0xc0)
+		return c;
+	if (c <= 0xde)
+		return c == 0xd7 ? c : c + 0x20;
+	if (c >= 0x100 && c <= 0x17f) {
+		if (c == 0x178)
+			return 0xff;
+		if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
+			return (c & 1) != 0 ? c + 1 : c;
+		if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149 ||
+		    c == 0x17f)
+			return c;
+		return (c & 1) == 0 ? c + 1 : c;
+	}
+	if (c >= 0x391 && c <= 0x3a9 && c != 0x3a2)
+		return c + 0x20;
+	if (c >= 0x410 && c <= 0x42f)
+		return c + 0x20;
+	if (c >= 0x400 && c <= 0x40f)
+		return c + 0x50;
+	return c;
+}
+
+static void fold(const char *in, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *d = (unsigned char *)out;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char b = s[i];
+		if (b < 0x80) {
+			d[i] = b >= 'A' && b <= 'Z' ? (unsigned char)(b + 0x20) : b;
+			i++;
+		} else if ((b & 0xe0) == 0xc0 && i + 1 < len &&
+			   (s[i + 1] & 0xc0) == 0x80) {
+			uint32_t c = ((uint32_t)(b & 0x1f) << 6) | (s[i + 1] & 0x3f);
+			uint32_t f = c >= 0x80 ? fold_cp(c) : c;
+			if (f >= 0x80 && f < 0x800) {
+				d[i] = (unsigned char)(0xc0 | (f >> 6));
+				d[i + 1] = (unsigned char)(0x80 | (f & 0x3f));
+			} else {
+				d[i] = s[i];
+				d[i + 1] = s[i + 1];
+			}
+			i += 2;
+		} else {
+			/* 3- and 4-byte characters (and stray bytes) as is. */
+			d[i] = b;
+			i++;
+		}
+	}
+}
+
 bool imap_search_substr_match(const char *haystack, size_t haystack_len,
 			      const char *needle)
 {
 	size_t nlen = strlen(needle);
+	bool found;
 
 	if (nlen == 0)
 		return true;
 	if (nlen > haystack_len)
 		return false;
-	for (size_t i = 0; i + nlen <= haystack_len; i++) {
-		size_t j;
-		for (j = 0; j < nlen; j++) {
-			unsigned char a = (unsigned char)haystack[i + j];
-			unsigned char b = (unsigned char)needle[j];
-			if (a >= 'A' && a <= 'Z')
-				a = (unsigned char)(a - 'A' + 'a');
-			if (b >= 'A' && b <= 'Z')
-				b = (unsigned char)(b - 'A' + 'a');
-			if (a != b)
-				break;
-		}
-		if (j == nlen)
-			return true;
-	}
-	return false;
+	char *h = i_malloc(haystack_len + 1), *n = i_malloc(nlen + 1);
+	fold(haystack, haystack_len, h);
+	fold(needle, nlen, n);
+	found = memmem(h, haystack_len, n, nlen) != NULL;
+	free(h);
+	free(n);
+	return found;
 }

@@ -99,8 +99,9 @@ int imap_search_args_parse(const struct imap_arg *args, size_t count,
 /* Frees the seqsets (the nodes are in the pool). */
 void imap_search_args_free(struct imap_search_args *search);
 
-/* Case-insensitive substring test as SEARCH wants it (ASCII case folding;
- * UTF-8 bytes compared as is). */
+/* Case-insensitive substring test as SEARCH wants it (RFC 9051 6.4.4):
+ * simple case folding of ASCII, Latin-1, Latin Extended-A, Greek and
+ * Cyrillic; other characters compare as they are. */
 bool imap_search_substr_match(const char *haystack, size_t haystack_len,
 			      const char *needle);
 

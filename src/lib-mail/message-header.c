@@ -44,14 +44,14 @@ int message_header_iter_next(struct message_header_iter *iter,
 	iter->pos = end;
 
 	vend = end;
-	if (vend > pos && d[vend - 1] == '\n') {
+	if (vend > pos && d[vend - 1] == '\n')
 		vend--;
-		/* and one stray CR before the CRLF, as Dovecot drops it */
-		if (vend > pos && d[vend - 1] == '\r')
-			vend--;
-		if (vend > pos && d[vend - 1] == '\r')
-			vend--;
-	}
+	/* the CR of CRLF and one stray CR before it (or a CR that ends the
+	 * message), as Dovecot drops them */
+	if (vend > pos && d[vend - 1] == '\r')
+		vend--;
+	if (vend > pos && d[vend - 1] == '\r')
+		vend--;
 	colon = memchr(d + pos, ':', vend - pos);
 	if (colon == NULL) {
 		field_r->name = (const char *)d + pos;

@@ -348,10 +348,17 @@ static void parse_part_header(struct mime_parser *parser,
 			/* a later one replaces one without parameters */
 			if (part->content_disposition_params_count > 0)
 				continue;
+			const char *disp;
+			struct mime_param *params;
+			unsigned int count;
+
 			(void)mime_disposition_parse(pool, raw_value(pool, &f),
-				&part->content_disposition,
-				&part->content_disposition_params,
-				&part->content_disposition_params_count);
+						     &disp, &params, &count);
+			if (disp == NULL)
+				continue; /* unusable: keeps the earlier one */
+			part->content_disposition = disp;
+			part->content_disposition_params = params;
+			part->content_disposition_params_count = count;
 		}
 	}
 
@@ -491,28 +498,59 @@ static int find_boundary(struct mime_parser *parser, bool *close_r)
 static void handle_boundary(struct mime_parser *parser, int idx,
 			    bool close, bool first_line)
 {
-	uint64_t end = parser->line_start, lf_end = parser->line_lf_start;
+	uint64_t nl = parser->prev_line_crlf ? 2 : 1;
+	int top = (int)parser->frames_count - 1, cut = -1;
 	struct parser_frame *frame;
 
 	/* The line end before the boundary belongs to the boundary
-	 * (RFC 2046 section 5.1.1), not to the body before it; but not
-	 * when that line was a boundary line itself (its line end is its
-	 * own), as Dovecot counts it. */
-	if (!first_line && !parser->prev_line_boundary &&
-	    parser->line_start > frame_top(parser)->part->body_offset &&
-	    (int)parser->frames_count - 1 > idx) {
-		end -= parser->prev_line_crlf ? 2 : 1;
-		lf_end--;
+	 * (RFC 2046 section 5.1.1), not to the body before it: the parts
+	 * from frame "cut" up end before it. Not when that line was a
+	 * boundary line itself (its line end is its own), as Dovecot
+	 * counts it. */
+	if (!first_line && !parser->prev_line_boundary && top > idx) {
+		if (parser->line_start > parser->frames[top].part->body_offset) {
+			cut = idx + 1;
+		} else {
+			/* An empty body: the line end is the blank line that
+			 * ended a header, which gives it up (as Dovecot's
+			 * BODY[n.MIME] shows); it stays in the parent. */
+			int j = top;
+
+			while (j > idx && parser->frames[j].part->header_offset >=
+					  parser->line_start)
+				j--;
+			if (j > idx &&
+			    parser->frames[j].part->body_offset == parser->line_start &&
+			    parser->frames[j].part->header_size >= nl) {
+				cut = j;
+				for (int k = j; k <= top; k++) {
+					struct mime_part *p = parser->frames[k].part;
+
+					if (k == j)
+						p->header_size -= nl;
+					else
+						p->header_offset -= nl;
+					p->body_offset -= nl;
+					parser->frames[k].lf_start--;
+				}
+			}
+		}
 	}
-	if (first_line && (int)parser->frames_count - 1 > idx) {
+	if (first_line && top > idx) {
 		/* the part whose header the boundary cut has no body; the
 		 * line end before the boundary stays in its parent */
-		struct parser_frame *top = frame_top(parser);
+		struct parser_frame *f = frame_top(parser);
 
-		frame_pop(parser, top->part->body_offset, top->lf_start);
+		frame_pop(parser, f->part->body_offset, f->lf_start);
 	}
-	while ((int)parser->frames_count - 1 > idx)
-		frame_pop(parser, end, lf_end);
+	while ((int)parser->frames_count - 1 > idx) {
+		if (cut >= 0 && (int)parser->frames_count - 1 >= cut)
+			frame_pop(parser, parser->line_start - nl,
+				  parser->line_lf_start - 1);
+		else
+			frame_pop(parser, parser->line_start,
+				  parser->line_lf_start);
+	}
 	frame = frame_top(parser);
 	if (close) {
 		/* the epilogue follows: this boundary is done */
@@ -550,14 +588,19 @@ static bool process_line(struct mime_parser *parser)
 			 * and the line end before the boundary is the
 			 * boundary's, not the header's */
 			uint64_t end = parser->line_start, lf = parser->line_lf_start;
+			bool empty = parser->line_start ==
+				     frame_top(parser)->part->header_offset;
 
-			if (parser->line_start > frame_top(parser)->part->header_offset) {
+			if (!empty) {
 				end -= parser->prev_line_crlf ? 2 : 1;
 				lf--;
 			}
 			buf_truncate(&parser->header, parser->header_line_start_len);
 			end_header(parser, end, lf, false);
-			handle_boundary(parser, idx, close, true);
+			/* an empty header (a message/rfc822 with nothing in
+			 * it): the line end before is a parent's blank line,
+			 * handled as for an empty body */
+			handle_boundary(parser, idx, close, !empty);
 			return true;
 		} else {
 			parser->header_line_start_len = parser->header.len;

@@ -99,33 +99,6 @@ static void append_char(struct rfc822_parser *p, struct buf *dest, uint8_t c)
 	buf_append_byte(dest, c);
 }
 
-int rfc822_parse_atom(struct rfc822_parser *p, struct buf *dest)
-{
-	if (p->data >= p->end || !rfc822_is_atext(*p->data))
-		return 0;
-	while (p->data < p->end && rfc822_is_atext(*p->data))
-		append_char(p, dest, *p->data++);
-	(void)rfc822_skip_lwsp(p);
-	return 1;
-}
-
-int rfc822_parse_dot_atom(struct rfc822_parser *p, struct buf *dest)
-{
-	if (p->data >= p->end || !rfc822_is_atext(*p->data))
-		return 0;
-	for (;;) {
-		while (p->data < p->end && rfc822_is_atext(*p->data))
-			append_char(p, dest, *p->data++);
-		(void)rfc822_skip_lwsp(p);
-		if (p->data >= p->end || *p->data != '.')
-			break;
-		buf_append_byte(dest, '.');
-		p->data++;
-		(void)rfc822_skip_lwsp(p);
-	}
-	return 1;
-}
-
 /* Text is appended a run at a time, at the closing quote, a fold or a
  * quoted-pair: an unterminated string keeps only the runs before its last
  * fold or backslash, as Dovecot's parser does (and ENVELOPE must match). */

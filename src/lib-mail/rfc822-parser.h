@@ -9,8 +9,9 @@
 struct buf;
 
 /* The lexical layer of RFC 5322 section 3.2 shared by the address,
- * parameter and date parsers: a cursor over a value, CFWS skipping, atoms,
- * quoted strings and MIME tokens. Folds (CRLF WSP) count as whitespace. */
+ * parameter and date parsers: a cursor over a value, CFWS skipping, quoted
+ * strings and MIME tokens. Folds (CRLF WSP) count as whitespace. NUL bytes
+ * in the text appended become 0x80. */
 struct rfc822_parser {
 	const uint8_t *data;
 	const uint8_t *end;
@@ -27,18 +28,16 @@ void rfc822_parser_init(struct rfc822_parser *p, const uint8_t *data,
 int rfc822_skip_lwsp(struct rfc822_parser *p);
 /* atext (RFC 5322 section 3.2.3) */
 bool rfc822_is_atext(uint8_t c);
-/* Appends an atom; returns 1, or 0 when the cursor is not on atext. The
- * CFWS after it is skipped (the return of that is in *more_r if non-NULL). */
-int rfc822_parse_atom(struct rfc822_parser *p, struct buf *dest);
-/* dot-atom, leniently: also "a..b" and a trailing dot. */
-int rfc822_parse_dot_atom(struct rfc822_parser *p, struct buf *dest);
 /* Quoted string at the cursor ('"'): appends the content with quoted-pairs
- * resolved and CRLF of folds removed. 1 ok, -1 unterminated (content so
- * far appended). */
+ * resolved and the (CR)LF of folds removed; the cursor ends after the
+ * closing quote (no CFWS skipped). 1 ok, -1 unterminated (only the text
+ * before its last fold or quoted-pair appended, as Dovecot does). */
 int rfc822_parse_quoted_string(struct rfc822_parser *p, struct buf *dest);
 /* MIME token (RFC 2045 section 5.1): any CHAR except SPACE, CTLs and
  * tspecials. 8-bit bytes are accepted, as real mail needs. */
 bool rfc822_is_mime_token_char(uint8_t c);
+/* Appends the token at the cursor (possibly empty); returns 1 if anything
+ * was appended. No CFWS is skipped. */
 int rfc822_parse_mime_token(struct rfc822_parser *p, struct buf *dest);
 
 static inline bool rfc822_at_end(const struct rfc822_parser *p)

@@ -55,6 +55,8 @@ struct conn {
 	int linger_fd;
 	int64_t linger_start_ms;
 	struct evbuffer_cb_entry *sock_out_cb;
+	struct event *greet_ev;	/* greeting delay running */
+	struct event *line_ev;	/* line deadline */
 
 	enum conn_state state;
 	char sid[LOG_SID_SIZE];
@@ -65,8 +67,10 @@ struct conn {
 
 	size_t max_line;
 	unsigned idle_ms;
+	unsigned line_ms;
 	size_t hiwat, lowat;
 	uint64_t raw_remaining;
+	size_t raw_progress;	/* raw bytes since the deadline restarted */
 	uint64_t bytes_in, bytes_out;
 	unsigned refcount;	/* conn_ref() */
 	unsigned busy;		/* inside our own processing */
@@ -76,6 +80,7 @@ struct conn {
 	bool out_blocked:1;
 	bool skipping:1;	/* discarding the rest of a long line */
 	bool peer_eof:1;
+	bool greet_wait:1;	/* pre-greeting check in progress */
 };
 
 static void conn_teardown(struct conn *conn);
@@ -172,12 +177,32 @@ static const char *conn_bev_error(struct conn *conn, short what)
 
 /* --- libevent callbacks --- */
 
+static void conn_greet_talker(struct conn *conn)
+{
+	const char *msg = net_service_greeting_reject(conn->service);
+
+	log_info(conn->sid, "pregreet_reject", "ip=%s bytes=%zu",
+		 conn->peer_ip,
+		 evbuffer_get_length(bufferevent_get_input(conn->bev)));
+	net_service_greeting_result(conn->service, &conn->peer, false);
+	event_del(conn->greet_ev);
+	conn->greet_wait = false;
+	bufferevent_write(conn->bev, msg, strlen(msg));
+	conn->bytes_out += strlen(msg);
+	conn_close_after_flush(conn, "talked before greeting");
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct conn *conn = ctx;
 
-	if (conn->state == CONN_STATE_OPEN)
-		conn_process_input(conn);
+	if (conn->state != CONN_STATE_OPEN)
+		return;
+	if (conn->greet_wait) {
+		conn_greet_talker(conn);
+		return;
+	}
+	conn_process_input(conn);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *ctx)
@@ -268,7 +293,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx)
 		case CONN_STATE_OPEN:
 			log_info(conn->sid, "idle_timeout", "ms=%u",
 				 conn->idle_ms);
-			if (conn->h->on_timeout != NULL) {
+			if (conn->h->on_timeout != NULL && conn->connected) {
 				conn->busy++;
 				conn->h->on_timeout(conn);
 				conn->busy--;
@@ -293,7 +318,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *ctx)
 			conn_handshake_failed(conn, error);
 			break;
 		case CONN_STATE_OPEN:
-			if (eof) {
+			if (eof && conn->greet_wait) {
+				conn_close(conn, "closed before greeting");
+			} else if (eof) {
 				/* Lines already received still get their
 				 * answers (e.g. a paused command). */
 				conn->peer_eof = true;
@@ -340,6 +367,33 @@ static void conn_defer_cb(evutil_socket_t fd, short what, void *ctx)
 
 /* --- creation --- */
 
+static void conn_connected(struct conn *conn)
+{
+	conn->connected = true;
+	conn->busy++;
+	conn->h->on_connect(conn);
+	conn->busy--;
+	conn_update_read(conn);
+	conn_free_if_unused(conn);
+}
+
+static void conn_greet_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct conn *conn = ctx;
+
+	if (!conn->greet_wait || conn->state != CONN_STATE_OPEN)
+		return;
+	conn->greet_wait = false;
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0) {
+		/* Arrived with the timer in the same loop turn. */
+		conn_greet_talker(conn);
+		return;
+	}
+	net_service_greeting_result(conn->service, &conn->peer, true);
+	log_info(conn->sid, "pregreet_pass", "ip=%s", conn->peer_ip);
+	conn_connected(conn);
+}
+
 void conn_create_accepted(struct net_loop *loop, struct net_service *service,
 			  int fd, const struct net_addr *peer)
 {
@@ -370,6 +424,7 @@ void conn_create_accepted(struct net_loop *loop, struct net_service *service,
 	conn->start_ms = time_mono_ms();
 	conn->max_line = set->max_line_length;
 	conn->idle_ms = set->idle_timeout_ms;
+	conn->line_ms = set->line_timeout_ms;
 	conn->hiwat = set->output_high_watermark;
 	conn->lowat = set->output_low_watermark;
 	conn->defer_ev = event_new(base, -1, 0, conn_defer_cb, conn);
@@ -409,14 +464,20 @@ void conn_create_accepted(struct net_loop *loop, struct net_service *service,
 	conn_apply_timeouts(conn);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 
-	if (conn->state == CONN_STATE_OPEN) {
-		conn->connected = true;
-		conn->busy++;
-		conn->h->on_connect(conn);
-		conn->busy--;
-		conn_update_read(conn);
-		conn_free_if_unused(conn);
+	if (conn->state == CONN_STATE_OPEN &&
+	    net_service_greeting_needed(service, peer)) {
+		/* Reading stays on: any byte before the greeting is the
+		 * talker's verdict (conn_read_cb). */
+		unsigned ms = set->greeting_delay_ms;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		conn->greet_wait = true;
+		conn->greet_ev = evtimer_new(base, conn_greet_cb, conn);
+		evtimer_add(conn->greet_ev, &tv);
+		log_info(conn->sid, "pregreet_wait", "ms=%u", ms);
+		return;
 	}
+	if (conn->state == CONN_STATE_OPEN)
+		conn_connected(conn);
 }
 
 /* --- input --- */
@@ -445,12 +506,56 @@ static bool conn_check_output(struct conn *conn)
 	return true;
 }
 
+static void conn_line_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct conn *conn = ctx;
+
+	if (conn->state != CONN_STATE_OPEN)
+		return;
+	log_info(conn->sid, "line_timeout", "ms=%u", conn->line_ms);
+	if (conn->h->on_timeout != NULL && conn->connected) {
+		conn->busy++;
+		conn->h->on_timeout(conn);
+		conn->busy--;
+	}
+	conn_close_after_flush(conn, "line timeout");
+}
+
+/* A partial line left in the input starts the line deadline, and so does
+ * raw data still owed; a new line begun, or every CONN_RAW_PIECE_MAX raw
+ * bytes, restarts it (so a literal must come at 16 KB per deadline at
+ * least); waiting on ourselves (paused, output blocked) stops it. */
+static void conn_update_line_timer(struct conn *conn, bool line_done)
+{
+	bool partial = conn->state == CONN_STATE_OPEN && !conn->paused &&
+		       !conn->out_blocked && conn->line_ms > 0 &&
+		       (conn->raw_remaining > 0 || conn->skipping ||
+			evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0);
+
+	if (!partial) {
+		if (conn->line_ev != NULL)
+			event_del(conn->line_ev);
+		return;
+	}
+	if (conn->line_ev == NULL)
+		conn->line_ev = evtimer_new(net_loop_base(conn->loop),
+					    conn_line_cb, conn);
+	if (line_done || !evtimer_pending(conn->line_ev, NULL)) {
+		struct timeval tv = {conn->line_ms / 1000,
+				     (conn->line_ms % 1000) * 1000};
+		evtimer_add(conn->line_ev, &tv);
+	}
+}
+
 static void conn_process_input(struct conn *conn)
 {
 	struct evbuffer *input;
 	struct buf *scratch = net_loop_scratch(conn->loop);
 	struct evbuffer_ptr p, end;
+	bool line_done = false;
 
+	if (conn->greet_wait)
+		return;
 	if (conn->busy > 0) {
 		/* Called from inside a handler: never re-enter it. */
 		conn_schedule(conn);
@@ -473,6 +578,12 @@ static void conn_process_input(struct conn *conn)
 			evbuffer_remove(input, scratch->data, n);
 			conn->raw_remaining -= n;
 			conn->bytes_in += n;
+			conn->raw_progress += n;
+			if (conn->raw_progress >= CONN_RAW_PIECE_MAX ||
+			    conn->raw_remaining == 0) {
+				conn->raw_progress = 0;
+				line_done = true;
+			}
 			conn->h->on_raw(conn, scratch->data, n);
 			continue;
 		}
@@ -518,12 +629,14 @@ static void conn_process_input(struct conn *conn)
 		bool crlf = len > 0 && scratch->data[len - 1] == '\r';
 		if (crlf)
 			len--;
+		line_done = true;
 		if (len > conn->max_line) {
 			conn_line_too_long(conn);
 			continue;
 		}
 		conn->h->on_line(conn, scratch->data, len, crlf);
 	}
+	conn_update_line_timer(conn, line_done);
 	if (conn->state == CONN_STATE_OPEN && conn->peer_eof &&
 	    !conn->paused && !conn->out_blocked) {
 		/* Whatever is left is an unterminated line: nothing more can
@@ -563,6 +676,7 @@ void conn_read_raw(struct conn *conn, uint64_t n)
 	i_assert(n > 0);
 	i_assert(conn->h->on_raw != NULL);
 	conn->raw_remaining = n;
+	conn->raw_progress = 0;
 	if (conn->state == CONN_STATE_OPEN)
 		conn_schedule(conn);
 }
@@ -800,6 +914,15 @@ static void conn_teardown(struct conn *conn)
 {
 	bool graceful = conn->state == CONN_STATE_FLUSHING;
 	char q[100];
+
+	if (conn->greet_ev != NULL) {
+		event_free(conn->greet_ev);
+		conn->greet_ev = NULL;
+	}
+	if (conn->line_ev != NULL) {
+		event_free(conn->line_ev);
+		conn->line_ev = NULL;
+	}
 
 	net_service_conn_release(conn->service, &conn->peer);
 	log_info(conn->sid, "close",

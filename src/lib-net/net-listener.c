@@ -7,7 +7,9 @@
 #include "net-private.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,9 +26,28 @@ struct net_ip_count {
 
 #define NET_IP_BUCKETS 1024
 
+struct net_network {
+	uint8_t key[17]; /* as net_ip_key() */
+	unsigned prefix; /* bits of the address part */
+};
+
+/* Peers that passed the greeting check: a set-associative cache, so its
+ * memory is fixed whatever the number of addresses seen; a full set
+ * forgets the entry closest to expiry. */
+#define NET_GREET_WAYS 4
+#define NET_GREET_SETS (NET_GREETING_PASS_MAX / NET_GREET_WAYS)
+struct net_greet_entry {
+	uint8_t key[17];
+	time_t expires; /* 0 = empty */
+};
+
 struct net_service {
 	struct net_service_settings set;
-	char *name, *too_many_message;
+	char *name, *too_many_message, *greeting_reject;
+	struct net_network *trusted;
+	unsigned trusted_count;
+	struct net_greet_entry *greet; /* NET_GREETING_PASS_MAX, lazily */
+	struct net_greeting_stats greet_stats;
 
 	pthread_mutex_t lock; /* protects everything below */
 	struct tls_ctx *tls;
@@ -47,6 +68,210 @@ struct net_listener {
 	pthread_cond_t cond;
 	bool freed;
 };
+
+static size_t net_ip_key(const struct net_addr *addr, uint8_t key[17]);
+
+static int net_network_parse(const char *str, size_t len,
+			     struct net_network *net_r)
+{
+	char tmp[INET6_ADDRSTRLEN + 8];
+	const char *slash;
+	unsigned prefix, max;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, str, len);
+	tmp[len] = '\0';
+	memset(net_r, 0, sizeof(*net_r));
+	char *sl = strchr(tmp, '/');
+	slash = sl;
+	if (sl != NULL)
+		*sl = '\0';
+	if (inet_pton(AF_INET, tmp, net_r->key + 1) == 1) {
+		net_r->key[0] = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, tmp, net_r->key + 1) == 1) {
+		net_r->key[0] = 6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	prefix = max;
+	if (slash != NULL) {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || errno != 0 || v > max)
+			return -1;
+		prefix = (unsigned)v;
+	}
+	net_r->prefix = prefix;
+	if (net_r->key[0] == 6 && IN6_IS_ADDR_V4MAPPED(
+		    (const struct in6_addr *)(net_r->key + 1)) && prefix >= 96) {
+		/* Peers are compared as IPv4 when mapped. */
+		memmove(net_r->key + 1, net_r->key + 13, 4);
+		memset(net_r->key + 5, 0, 12);
+		net_r->key[0] = 4;
+		net_r->prefix = prefix - 96;
+	}
+	return 0;
+}
+
+static int net_service_parse_trusted(struct net_service *service,
+				     const char *list)
+{
+	const char *p = list;
+	unsigned alloc = 0;
+
+	while (*p != '\0') {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t len = strcspn(p, ", \t");
+		if (service->trusted_count == alloc) {
+			alloc = alloc == 0 ? 4 : alloc * 2;
+			service->trusted = i_realloc(service->trusted,
+				i_size_mul(alloc, sizeof(struct net_network)));
+		}
+		if (net_network_parse(p, len,
+				      &service->trusted[service->trusted_count]) < 0)
+			return -1;
+		service->trusted_count++;
+		p += len;
+	}
+	return 0;
+}
+
+static bool net_network_match(const struct net_network *net,
+			      const uint8_t key[17])
+{
+	unsigned bits = net->prefix, i = 0;
+
+	if (net->key[0] != key[0])
+		return false;
+	for (; bits >= 8; bits -= 8, i++) {
+		if (net->key[1 + i] != key[1 + i])
+			return false;
+	}
+	if (bits > 0) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if ((net->key[1 + i] & mask) != (key[1 + i] & mask))
+			return false;
+	}
+	return true;
+}
+
+bool net_service_is_trusted(struct net_service *service,
+			    const struct net_addr *peer)
+{
+	uint8_t key[17] = {0};
+
+	net_ip_key(peer, key);
+	for (unsigned i = 0; i < service->trusted_count; i++) {
+		if (net_network_match(&service->trusted[i], key))
+			return true;
+	}
+	return false;
+}
+
+static uint32_t net_key_hash(const uint8_t *key, size_t len)
+{
+	/* FNV-1a: peers cannot pick their addresses freely enough for
+	 * flooding one bucket to matter much, and chains stay short. */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h;
+}
+
+bool net_service_greeting_needed(struct net_service *service,
+				 const struct net_addr *peer)
+{
+	uint8_t key[17] = {0};
+	bool needed = true;
+
+	if (service->set.greeting_delay_ms == 0 || service->set.implicit_tls)
+		return false;
+	if (net_service_is_trusted(service, peer))
+		return false;
+	size_t len = net_ip_key(peer, key);
+	time_t now = time(NULL);
+	pthread_mutex_lock(&service->lock);
+	if (service->greet != NULL) {
+		struct net_greet_entry *set = service->greet +
+			(net_key_hash(key, len) % NET_GREET_SETS) * NET_GREET_WAYS;
+		for (unsigned i = 0; i < NET_GREET_WAYS; i++) {
+			if (set[i].expires > now &&
+			    memcmp(set[i].key, key, sizeof(key)) == 0) {
+				needed = false;
+				break;
+			}
+		}
+	}
+	if (needed)
+		service->greet_stats.delayed++;
+	else
+		service->greet_stats.remembered++;
+	pthread_mutex_unlock(&service->lock);
+	return needed;
+}
+
+void net_service_greeting_result(struct net_service *service,
+				 const struct net_addr *peer, bool passed)
+{
+	uint8_t key[17] = {0};
+
+	size_t len = net_ip_key(peer, key);
+	time_t now = time(NULL);
+	pthread_mutex_lock(&service->lock);
+	if (!passed) {
+		service->greet_stats.rejected++;
+		pthread_mutex_unlock(&service->lock);
+		return;
+	}
+	if (service->greet == NULL)
+		service->greet = i_new(struct net_greet_entry,
+				       NET_GREETING_PASS_MAX);
+	struct net_greet_entry *set = service->greet +
+		(net_key_hash(key, len) % NET_GREET_SETS) * NET_GREET_WAYS;
+	struct net_greet_entry *victim = &set[0];
+	for (unsigned i = 0; i < NET_GREET_WAYS; i++) {
+		if (memcmp(set[i].key, key, sizeof(key)) == 0) {
+			victim = &set[i];
+			break;
+		}
+		if (set[i].expires < victim->expires)
+			victim = &set[i];
+	}
+	memcpy(victim->key, key, sizeof(key));
+	victim->expires = now + NET_GREETING_PASS_SECS;
+	pthread_mutex_unlock(&service->lock);
+}
+
+void net_service_greeting_stats(struct net_service *service,
+				struct net_greeting_stats *stats_r)
+{
+	pthread_mutex_lock(&service->lock);
+	*stats_r = service->greet_stats;
+	pthread_mutex_unlock(&service->lock);
+}
+
+const char *net_service_greeting_reject(const struct net_service *service)
+{
+	return service->greeting_reject;
+}
+
+static void net_service_free(struct net_service *service)
+{
+	free(service->name);
+	free(service->too_many_message);
+	free(service->greeting_reject);
+	free(service->trusted);
+	free(service->greet);
+	free(service);
+}
 
 struct net_service *net_service_create(const struct net_service_settings *set,
 				       const char **error_r)
@@ -83,11 +308,24 @@ struct net_service *net_service_create(const struct net_service_settings *set,
 	if (service->set.output_low_watermark >=
 	    service->set.output_high_watermark) {
 		*error_r = "output low watermark must be below the high one";
-		free(service->name);
-		free(service->too_many_message);
-		free(service);
+		net_service_free(service);
 		return NULL;
 	}
+	if (service->set.line_timeout_ms == 0)
+		service->set.line_timeout_ms = NET_DEFAULT_LINE_TIMEOUT_MS;
+	service->greeting_reject = i_strdup(
+		set->greeting_reject_message != NULL ?
+			set->greeting_reject_message : NET_DEFAULT_GREETING_REJECT);
+	service->set.greeting_reject_message = service->greeting_reject;
+	if (net_service_parse_trusted(service, set->trusted_networks != NULL ?
+				      set->trusted_networks :
+				      NET_DEFAULT_TRUSTED_NETWORKS) < 0) {
+		*error_r = "trusted_networks: expected addresses or networks "
+			   "like 192.0.2.0/24, 2001:db8::/32";
+		net_service_free(service);
+		return NULL;
+	}
+	service->set.trusted_networks = NULL;
 	pthread_mutex_init(&service->lock, NULL);
 	if (set->tls != NULL) {
 		tls_ctx_ref(set->tls);
@@ -113,9 +351,7 @@ void net_service_destroy(struct net_service **_service)
 	}
 	tls_ctx_unref(&service->tls);
 	pthread_mutex_destroy(&service->lock);
-	free(service->name);
-	free(service->too_many_message);
-	free(service);
+	net_service_free(service);
 }
 
 const char *net_service_name(const struct net_service *service)
@@ -182,11 +418,7 @@ static size_t net_ip_key(const struct net_addr *addr, uint8_t key[17])
 static struct net_ip_count **net_ip_lookup(struct net_service *service,
 					   const uint8_t *key, size_t len)
 {
-	/* FNV-1a: peers cannot pick their addresses freely enough for
-	 * flooding one bucket to matter much, and chains stay short. */
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ key[i]) * 16777619u;
+	uint32_t h = net_key_hash(key, len);
 	struct net_ip_count **p = &service->ip_buckets[h % NET_IP_BUCKETS];
 	while (*p != NULL && memcmp((*p)->key, key, len) != 0)
 		p = &(*p)->next;

@@ -39,12 +39,46 @@ struct net_service_settings {
 	 * Not written on implicit-TLS services (they are just closed).
 	 * Copied. */
 	const char *too_many_message;
+
+	/* A line (in line mode) must be complete within this long of its
+	 * first byte, so a client dripping one byte at a time cannot hold a
+	 * connection open: the idle timeout restarts with every byte. In raw
+	 * mode (conn_read_raw) the same deadline runs from the request and
+	 * restarts with every 16 KB received (a minimum rate). On expiry
+	 * on_timeout() runs as for the idle timeout and the connection is
+	 * closed. Not counted while paused or blocked on output.
+	 * 0 = NET_DEFAULT_LINE_TIMEOUT_MS. */
+	unsigned line_timeout_ms;
+
+	/* Pre-greeting talker check (plaintext services only; ignored with
+	 * implicit_tls). A client not known good is greeted (on_connect)
+	 * only after this pause; if it sends anything before, it gets
+	 * greeting_reject_message and is closed, and the protocol never sees
+	 * it. A client that waited is remembered as good (per address, for
+	 * NET_GREETING_PASS_SECS, in a bounded table) and greeted at once
+	 * next time, and so are peers in trusted_networks. 0 = off. */
+	unsigned greeting_delay_ms;
+	/* NULL = NET_DEFAULT_GREETING_REJECT. Copied. */
+	const char *greeting_reject_message;
+	/* Networks greeted at once: "127.0.0.0/8, ::1, 192.0.2.0/24" (comma
+	 * or space separated; a bare address is a host). NULL =
+	 * NET_DEFAULT_TRUSTED_NETWORKS; "" = none. Parsed by
+	 * net_service_create(), which fails on a bad entry. */
+	const char *trusted_networks;
 };
 
 #define NET_DEFAULT_MAX_LINE_LENGTH 8192
 #define NET_DEFAULT_IDLE_TIMEOUT_MS (5 * 60 * 1000)
 #define NET_DEFAULT_OUTPUT_HIGH_WATERMARK (256 * 1024)
 #define NET_DEFAULT_OUTPUT_LOW_WATERMARK (64 * 1024)
+#define NET_DEFAULT_LINE_TIMEOUT_MS (60 * 1000)
+#define NET_DEFAULT_GREETING_REJECT \
+	"554 5.5.0 Protocol violation: talked before greeting\r\n"
+#define NET_DEFAULT_TRUSTED_NETWORKS "127.0.0.0/8, ::1"
+/* How long a peer that passed the greeting check is remembered. */
+#define NET_GREETING_PASS_SECS (24 * 3600)
+/* Bound of the remembered peers table (per service). */
+#define NET_GREETING_PASS_MAX 16384
 
 struct net_service;
 
@@ -60,6 +94,17 @@ const char *net_service_name(const struct net_service *service);
  * certificate reload); existing connections keep the old one until they
  * close. Thread-safe. tls may be NULL to disable STARTTLS. */
 void net_service_set_tls(struct net_service *service, struct tls_ctx *tls);
+/* True when peer is in the service's trusted_networks. */
+bool net_service_is_trusted(struct net_service *service,
+			    const struct net_addr *peer);
+/* Counters of the greeting check since the service was created. */
+struct net_greeting_stats {
+	unsigned long delayed;	 /* connections made to wait */
+	unsigned long rejected;	 /* talked before the greeting */
+	unsigned long remembered; /* greeted at once as known good */
+};
+void net_service_greeting_stats(struct net_service *service,
+				struct net_greeting_stats *stats_r);
 /* Current number of open connections (all loops). */
 unsigned net_service_connection_count(struct net_service *service);
 

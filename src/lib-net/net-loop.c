@@ -295,8 +295,22 @@ bool net_loop_is_running(struct net_loop *loop)
 
 void net_loop_post(struct net_loop *loop, void (*fn)(void *ctx), void *ctx)
 {
-	if (!net_loop_try_post(loop, fn, ctx, true))
-		log_warn(NULL, "net_loop_post_dropped", "loop=%u", loop->idx);
+	if (net_loop_try_post(loop, fn, ctx, true))
+		return;
+	/* The loop thread has exited (shutdown), yet completions still
+	 * arrive, e.g. from the store's final drain. They are queued and run
+	 * by net_loops_destroy() on the destroying thread, so whatever they
+	 * own is freed instead of leaking. */
+	struct net_post *p = i_new(struct net_post, 1);
+	p->fn = fn;
+	p->ctx = ctx;
+	pthread_mutex_lock(&loop->lock);
+	if (loop->tail == NULL)
+		loop->head = p;
+	else
+		loop->tail->next = p;
+	loop->tail = p;
+	pthread_mutex_unlock(&loop->lock);
 }
 
 static void net_loop_completion_post(void *owner, void (*fn)(void *ctx),

@@ -55,7 +55,8 @@ unsigned net_loop_index(const struct net_loop *loop);
 struct event_base *net_loop_base(struct net_loop *loop);
 
 /* Thread-safe: runs fn(ctx) on loop's thread later, never inline, in the
- * order posted (FIFO per loop). */
+ * order posted (FIFO per loop). Posts that arrive after the loop thread
+ * has exited run in net_loops_destroy(), on the thread calling it. */
 void net_loop_post(struct net_loop *loop, void (*fn)(void *ctx), void *ctx);
 /* A completion target (workpool.h) that posts to this loop. The returned
  * struct may be copied freely; it stays valid until net_loops_destroy(). */

@@ -39,6 +39,14 @@ int net_service_conn_acquire(struct net_service *service,
 			     const struct net_addr *peer, const char **reason_r);
 void net_service_conn_release(struct net_service *service,
 			      const struct net_addr *peer);
+/* Greeting check: true when peer must wait greeting_delay_ms (counted
+ * as delayed, or else as remembered). */
+bool net_service_greeting_needed(struct net_service *service,
+				 const struct net_addr *peer);
+/* passed: remember peer as good; else count a rejection. */
+void net_service_greeting_result(struct net_service *service,
+				 const struct net_addr *peer, bool passed);
+const char *net_service_greeting_reject(const struct net_service *service);
 /* A new reference to the current TLS context, or NULL. */
 struct tls_ctx *net_service_get_tls(struct net_service *service);
 

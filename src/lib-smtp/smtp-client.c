@@ -67,6 +67,9 @@ struct smtp_client {
 	bool ext_pipelining, ext_starttls, ext_8bitmime, ext_smtputf8;
 	bool ext_dsn, ext_size, ext_auth_plain;
 	bool authenticated;
+	/* The body is still being written: the final-dot timeout starts
+	 * only once it has all gone out (RFC 5321 section 4.5.3.2.6). */
+	bool body_draining;
 	uint64_t size_max;
 	bool use_smtputf8;
 
@@ -103,6 +106,7 @@ static const char *stage_names[] = {
 };
 
 static void smtp_client_read_cb(struct bufferevent *bev, void *ctx);
+static void smtp_client_write_cb(struct bufferevent *bev, void *ctx);
 static void smtp_client_event_cb(struct bufferevent *bev, short what,
 				 void *ctx);
 static void smtp_client_send_transaction(struct smtp_client *client);
@@ -475,7 +479,7 @@ static void smtp_client_starttls(struct smtp_client *client)
 	bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
 	client->bev = filter;
 	client->state = SMTP_CLIENT_STATE_TLS_HANDSHAKE;
-	bufferevent_setcb(filter, smtp_client_read_cb, NULL,
+	bufferevent_setcb(filter, smtp_client_read_cb, smtp_client_write_cb,
 			  smtp_client_event_cb, client);
 	bufferevent_enable(filter, EV_READ | EV_WRITE);
 	smtp_client_set_timeout(client, client->set.greeting_timeout_ms);
@@ -760,7 +764,28 @@ static void smtp_client_send_body(struct smtp_client *client)
 	evbuffer_add(out, ".\r\n", 3);
 	client->state = SMTP_CLIENT_STATE_DOT;
 	client->result.stage = "dot";
-	smtp_client_set_timeout(client, client->set.data_final_timeout_ms);
+	/* While it uploads, only the data block timeout applies (no write
+	 * progress for that long); the reply wait starts when it is out. */
+	struct timeval wr = {client->set.data_block_timeout_ms / 1000,
+			     (client->set.data_block_timeout_ms % 1000) * 1000};
+	bufferevent_set_timeouts(client->bev, NULL, &wr);
+	client->body_draining = true;
+	/* From here a failure is not the host's alone: the message may
+	 * already be delivered, so no other MX gets it in this attempt
+	 * (RFC 5321 section 6.1 warns of duplicates); it is retried. */
+	client->peer_decided = true;
+}
+
+static void smtp_client_write_cb(struct bufferevent *bev UNUSED, void *ctx)
+{
+	struct smtp_client *client = ctx;
+
+	/* Called when the output buffer has drained. */
+	if (client->body_draining && client->state == SMTP_CLIENT_STATE_DOT) {
+		client->body_draining = false;
+		smtp_client_set_timeout(client,
+					client->set.data_final_timeout_ms);
+	}
 }
 
 static void smtp_client_handle_mail(struct smtp_client *client,
@@ -1107,7 +1132,7 @@ void smtp_client_run(struct smtp_client *client, const char *ip,
 	}
 	client->bev = bufferevent_socket_new(client->base, fd,
 					     BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(client->bev, smtp_client_read_cb, NULL,
+	bufferevent_setcb(client->bev, smtp_client_read_cb, smtp_client_write_cb,
 			  smtp_client_event_cb, client);
 	smtp_client_set_timeout(client, client->set.connect_timeout_ms);
 	if (bufferevent_socket_connect(client->bev, (struct sockaddr *)&ss,

@@ -8,14 +8,16 @@
  * the first I/O loop, with its own resolver (the [dns] static zone first)
  * and a client TLS context for opportunistic STARTTLS.
  *
- * Main thread:
- *   qd = queue_daemon_create(loops, store, &settings, &error);  after
- *        net_loops_start(); the queue starts on its loop and sends what
- *        is due right away
+ * posthornd runs it as the background service "queue" (queue-service.c,
+ * service.h). Main thread:
+ *   qd = queue_daemon_create(loops, store, &settings, &error);  before or
+ *        after net_loops_start(): the queue starts on its loop once the
+ *        loops run and sends what is due right away
  *   queue_daemon_wake(qd)     any thread: control socket "queue-wake"
  *   queue_daemon_kick(qd)     any thread: something new was enqueued
- *   queue_daemon_destroy(&qd) before net_loops_stop(); waits until the
- *        queue is gone from its loop */
+ *   queue_daemon_destroy(&qd) after net_loops_stop() (the loop thread has
+ *        exited; sessions in flight are cut, their recipients stay
+ *        pending in the store) */
 
 struct net_loops;
 struct store;
@@ -31,6 +33,11 @@ struct queue_daemon_settings {
 	bool no_delay_notify;
 	unsigned connect_timeout, command_timeout, data_timeout;
 	unsigned max_sessions;
+	/* Smarthost "HOST:PORT" or "[HOST]:PORT"; NULL/"" = MX delivery. */
+	const char *relayhost;
+	const char *relay_user;          /* NULL/"" = no AUTH */
+	const char *relay_password_file; /* first line is the password */
+	bool relay_require_tls;
 };
 
 /* Returns NULL with *error_r when the static zone can't be read or the TLS

@@ -66,7 +66,17 @@ static void append_date_field(struct buf *out, const char *name, time_t t)
 		   time_format_rfc5322(t, date, sizeof(date)));
 }
 
-/* RFC 3464 section 2.3.1/2.3.2: "rfc822;" address. The ORCPT keeps its own
+static bool has_8bit(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* RFC 3464 section 2.3.1/2.3.2: "rfc822;" address, or "utf-8;" for an
+ * internationalized one (RFC 6533 section 3). The ORCPT keeps its own
  * address type. */
 static void append_addr_field(struct buf *out, const char *name,
 			      const char *typed, const char *address)
@@ -75,7 +85,7 @@ static void append_addr_field(struct buf *out, const char *name,
 	if (typed != NULL) {
 		append_clean(out, typed);
 	} else {
-		buf_append_str(out, "rfc822;");
+		buf_append_str(out, has_8bit(address) ? "utf-8;" : "rfc822;");
 		append_clean(out, address);
 	}
 	buf_append_str(out, "\r\n");
@@ -209,11 +219,14 @@ void queue_dsn_build(const struct queue_dsn *dsn, struct buf *out)
 	unsigned n = atomic_fetch_add(&counter, 1);
 	int64_t us = time_real_us();
 	char boundary[96], date[64];
-	bool full = false, delayed_only = true;
+	bool full = false, delayed_only = true, global = false;
 
 	for (unsigned i = 0; i < dsn->rcpt_count; i++) {
 		if (dsn->rcpts[i].action != QUEUE_DSN_ACTION_DELAYED)
 			delayed_only = false;
+		if (has_8bit(dsn->rcpts[i].address) ||
+		    has_8bit(dsn->rcpts[i].orcpt))
+			global = true;
 	}
 	/* A delay notice never carries the whole message: it is still on
 	 * its way. */
@@ -251,8 +264,10 @@ void queue_dsn_build(const struct queue_dsn *dsn, struct buf *out)
 	append_human(out, dsn);
 
 	buf_printf(out, "\r\n--%s\r\n", boundary);
-	buf_append_str(out, "Content-Type: message/delivery-status\r\n"
-			    "Content-Description: Delivery report\r\n\r\n");
+	/* RFC 6533 section 6: UTF-8 addresses need the global form. */
+	buf_printf(out, "Content-Type: message/%sdelivery-status\r\n"
+		   "Content-Description: Delivery report\r\n\r\n",
+		   global ? "global-" : "");
 	append_status(out, dsn);
 
 	if (dsn->original != NULL) {

@@ -11,7 +11,9 @@
  * multipart/report; report-type=delivery-status message with a
  * human-readable part, the message/delivery-status part and the original
  * headers (text/rfc822-headers) or, under RET=FULL, the whole original
- * message (message/rfc822). A DSN is sent from the null sender and is
+ * message (message/rfc822). With a UTF-8 recipient address the status part
+ * is message/global-delivery-status with "utf-8;" addresses (RFC 6533).
+ * A DSN is sent from the null sender and is
  * never itself bounced (RFC 3461 section 6.2, RFC 5321 section 6.1). */
 
 struct buf;

@@ -340,6 +340,38 @@ static const char *parse_literal(struct pool *pool, const char *domain)
 	return inet_pton(AF_INET, inner, tmp) == 1 ? inner : NULL;
 }
 
+struct queue_mx_lookup *queue_mx_lookup_host(struct event_base *base,
+					     struct dns_resolver *resolver,
+					     const char *host,
+					     queue_mx_callback_t *callback,
+					     void *ctx)
+{
+	struct pool *pool = pool_create("host lookup", 2048);
+	struct queue_mx_lookup *lookup = p_new(pool, struct queue_mx_lookup, 1);
+	uint8_t tmp[16];
+
+	lookup->pool = pool;
+	lookup->resolver = resolver;
+	lookup->domain = host_without_dot(pool, host);
+	str_ascii_lower(lookup->domain);
+	lookup->callback = callback;
+	lookup->ctx = ctx;
+	if (inet_pton(AF_INET, host, tmp) == 1 ||
+	    inet_pton(AF_INET6, host, tmp) == 1) {
+		lookup->literal.host = lookup->domain;
+		lookup->literal.ip = lookup->domain;
+		lookup->literal_ev = event_new(base, -1, 0,
+					       queue_mx_literal_cb, lookup);
+		event_active(lookup->literal_ev, EV_TIMEOUT, 0);
+		return lookup;
+	}
+	lookup->implicit = true;
+	lookup->hosts[0].name = lookup->domain;
+	lookup->host_count = 1;
+	queue_mx_resolve_hosts(lookup);
+	return lookup;
+}
+
 struct queue_mx_lookup *queue_mx_lookup(struct event_base *base,
 					struct dns_resolver *resolver,
 					const char *domain,

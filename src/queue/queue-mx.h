@@ -56,6 +56,13 @@ struct queue_mx_lookup *queue_mx_lookup(struct event_base *base,
 					const char *self_name,
 					queue_mx_callback_t *callback,
 					void *ctx);
+/* The addresses of one host (a smarthost), without MX lookup: A and AAAA
+ * records, or the host itself when it is a numeric IPv4/IPv6 address. */
+struct queue_mx_lookup *queue_mx_lookup_host(struct event_base *base,
+					     struct dns_resolver *resolver,
+					     const char *host,
+					     queue_mx_callback_t *callback,
+					     void *ctx);
 /* Stops a lookup: the callback is not called. Sets *lookup to NULL. */
 void queue_mx_lookup_cancel(struct queue_mx_lookup **lookup);
 

@@ -16,6 +16,9 @@
 #define QUEUE_DEFAULT_GIVE_UP (5 * 24 * 60 * 60)
 #define QUEUE_DEFAULT_DELAY_NOTIFY (4 * 60 * 60)
 #define QUEUE_DEFAULT_MAX_SESSIONS 20
+/* Recipients per SMTP transaction: RFC 5321 section 4.5.3.1.8 makes 100
+ * the least a server must take; more go in further sessions. */
+#define QUEUE_MAX_RCPTS_PER_SESSION 100
 /* The runner looks again at least this often (clock jumps, lost wakes). */
 #define QUEUE_MAX_SLEEP_S 60
 
@@ -535,7 +538,9 @@ static void queue_job_start_addr(struct queue_job *job)
 	if (job->no_tls)
 		cset.ssl_ctx = NULL;
 	job->client = smtp_client_create(queue->base, &cset, &cmsg);
-	smtp_client_run(job->client, addr->ip, queue->set.mx_port,
+	smtp_client_run(job->client, addr->ip,
+			queue->set.relay_host != NULL ? queue->set.relay_port
+						      : queue->set.mx_port,
 			queue->set.source_ip, queue_job_client_cb, job);
 }
 
@@ -574,7 +579,9 @@ static void queue_job_start(struct queue *queue, struct queue_msg *msg,
 	job->rcpt_idx = p_new(pool, unsigned, msg->rcpt_count);
 	for (unsigned i = 0; i < msg->rcpt_count; i++) {
 		struct queue_rcpt *r = &msg->rcpts[i];
-		if (r->info.state == QUEUE_RCPT_PENDING && !r->in_flight &&
+		if (job->rcpt_count < QUEUE_MAX_RCPTS_PER_SESSION &&
+		    r->info.state == QUEUE_RCPT_PENDING && !r->in_flight &&
+		    r->info.next_attempt <= time(NULL) &&
 		    str_ascii_eq_ci(domain_of(r->info.address), domain)) {
 			r->in_flight = true;
 			job->rcpt_idx[job->rcpt_count++] = i;
@@ -591,8 +598,14 @@ static void queue_job_start(struct queue *queue, struct queue_msg *msg,
 	queue->jobs[queue->job_count++] = job;
 	log_debug(queue->sid, "queue-attempt", "id=%llu domain=%s rcpts=%u",
 		  (unsigned long long)msg->id, domain, job->rcpt_count);
-	job->mx = queue_mx_lookup(queue->base, queue->resolver, domain,
-				  queue->set.hostname, queue_job_mx_cb, job);
+	if (queue->set.relay_host != NULL)
+		job->mx = queue_mx_lookup_host(queue->base, queue->resolver,
+					       queue->set.relay_host,
+					       queue_job_mx_cb, job);
+	else
+		job->mx = queue_mx_lookup(queue->base, queue->resolver, domain,
+					  queue->set.hostname, queue_job_mx_cb,
+					  job);
 }
 
 static void queue_run(struct queue *queue)
@@ -654,6 +667,15 @@ struct queue *queue_create(struct event_base *base,
 	queue->set = *set;
 	queue->set.hostname = pool_strdup(pool, set->hostname);
 	queue->set.source_ip = pool_strdup(pool, set->source_ip);
+	queue->set.relay_host = set->relay_host != NULL &&
+					set->relay_host[0] != '\0'
+				? pool_strdup(pool, set->relay_host)
+				: NULL;
+	if (queue->set.relay_port == 0)
+		queue->set.relay_port = 25;
+	queue->set.client.auth_user = pool_strdup(pool, set->client.auth_user);
+	queue->set.client.auth_password =
+		pool_strdup(pool, set->client.auth_password);
 	if (queue->set.mx_port == 0)
 		queue->set.mx_port = 25;
 	if (queue->set.retry_initial_s == 0)

@@ -44,6 +44,12 @@ struct queue_settings {
 	bool no_delay_notify;
 	/* Concurrent SMTP sessions; 0 = 20. */
 	unsigned max_sessions;
+	/* Smarthost: every message goes to this host (name or numeric
+	 * address; no MX lookup) on relay_port, instead of the recipients'
+	 * MX hosts. NULL/"" = deliver by MX. Credentials and TLS policy are
+	 * in client (auth_user, auth_password, require_tls). */
+	const char *relay_host;
+	unsigned relay_port;       /* 0 = 25 */
 	/* Client engine settings (timeouts, TLS context). helo_name is set
 	 * from hostname when NULL. */
 	struct smtp_client_settings client;

@@ -59,28 +59,40 @@ static void add_account(struct smtpd_session *session, int64_t id)
 	session->account_ids[session->account_count++] = id;
 }
 
-static void add_remote(struct smtpd_session *session, const char *address)
+static void add_remote(struct smtpd_session *session, const char *address,
+		       const char *rcpt_address,
+		       const struct smtp_rcpt_args *rcpt)
 {
+	struct smtpd_remote *r;
+
 	for (unsigned i = 0; i < session->remote_count; i++) {
-		if (strcmp(session->remote[i], address) == 0)
+		if (strcmp(session->remote[i].address, address) == 0)
 			return;
 	}
 	if (session->remote_count == session->remote_alloc) {
 		unsigned n = session->remote_alloc == 0 ? 4 :
 			session->remote_alloc * 2;
-		const char **r = p_new(session->txn_pool, const char *, n);
+		struct smtpd_remote *rs = p_new(session->txn_pool,
+						struct smtpd_remote, n);
 		if (session->remote_count > 0)
-			memcpy(r, session->remote,
-			       sizeof(*r) * session->remote_count);
-		session->remote = r;
+			memcpy(rs, session->remote,
+			       sizeof(*rs) * session->remote_count);
+		session->remote = rs;
 		session->remote_alloc = n;
 	}
-	session->remote[session->remote_count++] =
-		pool_strdup(session->txn_pool, address);
+	r = &session->remote[session->remote_count++];
+	r->address = pool_strdup(session->txn_pool, address);
+	r->notify = rcpt->notify;
+	/* RFC 3461 section 4.2: the original recipient is the one the
+	 * client gave (an alias here), whether or not it sent ORCPT. */
+	r->orcpt = rcpt->orcpt_type != NULL ?
+		pool_printf(session->txn_pool, "%s;%s", rcpt->orcpt_type,
+			    rcpt->orcpt_addr) :
+		pool_printf(session->txn_pool, "rfc822;%s", rcpt_address);
 }
 
 static void add_rcpt(struct smtpd_session *session, const char *address,
-		     const struct smtp_rcpt_args *rcpt)
+		     const struct smtp_rcpt_args *rcpt, bool local)
 {
 	struct smtpd_rcpt *r;
 
@@ -98,7 +110,10 @@ static void add_rcpt(struct smtpd_session *session, const char *address,
 	r = &session->rcpts[session->rcpt_count++];
 	r->address = address;
 	r->notify = rcpt->notify;
-	r->orcpt_raw = rcpt->orcpt_raw;
+	r->orcpt = rcpt->orcpt_type == NULL ? NULL :
+		pool_printf(session->txn_pool, "%s;%s", rcpt->orcpt_type,
+			    rcpt->orcpt_addr);
+	r->local = local;
 }
 
 /* Quota check at RCPT time, so that an over-quota recipient is refused
@@ -209,28 +224,17 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 		smtpd_client_error(session);
 		return;
 	}
-	if (res.account_count == 0) {
-		/* Only remote alias targets, and no outbound queue in this
-		 * build to hand them to: ask the sender to try again later
-		 * rather than lose the message. */
-		smtpd_reply(session, 451, "4.4.0",
-			    "Forwarding is not available yet, try again later");
-		log_warn(session->sid, "smtp_rcpt_deferred",
-			 "to=%s reason=remote_only remote=%u", quoted,
-			 res.remote_count);
-		return;
-	}
 	if (!check_accounts(session, &res))
 		return;
 	for (unsigned i = 0; i < res.account_count; i++)
 		add_account(session, res.account_ids[i]);
 	for (unsigned i = 0; i < res.remote_count; i++)
-		add_remote(session, res.remote[i]);
-	rcpt.orcpt_raw = pool_strdup(session->txn_pool, rcpt.orcpt_raw);
-	add_rcpt(session, address, &rcpt);
+		add_remote(session, res.remote[i], address, &rcpt);
+	add_rcpt(session, address, &rcpt, res.account_count > 0);
 	session->state = SMTPD_STATE_RCPT;
-	log_debug(session->sid, "smtp_rcpt", "queue_id=%s to=%s accounts=%u",
-		 session->queue_id, quoted, res.account_count);
+	log_debug(session->sid, "smtp_rcpt",
+		  "queue_id=%s to=%s accounts=%u remote=%u", session->queue_id,
+		  quoted, res.account_count, res.remote_count);
 	smtpd_reply(session, 250, "2.1.5", "Ok");
 	return;
 

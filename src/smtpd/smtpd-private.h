@@ -42,7 +42,16 @@ struct smtpd_server {
 struct smtpd_rcpt {
 	const char *address;    /* as given in RCPT, re-serialised */
 	unsigned notify;        /* enum smtp_dsn_notify */
-	const char *orcpt_raw;  /* NULL when absent */
+	const char *orcpt;      /* "type;decoded address", NULL when absent */
+	bool local;             /* resolved to at least one local account */
+};
+
+/* A remote address an accepted recipient expanded to (an alias target),
+ * for the outbound queue, with the DSN parameters of that recipient. */
+struct smtpd_remote {
+	const char *address;
+	unsigned notify;        /* enum smtp_dsn_notify */
+	const char *orcpt;      /* "type;decoded address" */
 };
 
 /* One connection. */
@@ -67,13 +76,15 @@ struct smtpd_session {
 	unsigned rcpt_count, rcpt_alloc;
 	int64_t *account_ids;   /* distinct local accounts */
 	unsigned account_count, account_alloc;
-	const char **remote;    /* remote alias targets */
+	struct smtpd_remote *remote; /* remote alias targets */
 	unsigned remote_count, remote_alloc;
 	char queue_id[LOG_SID_SIZE];
 	struct smtp_data_decoder *decoder;
 	struct buf msg;         /* added headers + content */
 	size_t header_len;      /* bytes of msg that we added */
+	size_t return_path_len; /* the Return-Path line, first in msg */
 	bool line_too_long;     /* an over-long DATA line was dropped */
+	bool dsn_queued;        /* a success DSN went to the outbound queue */
 	/* BDAT: the chunk being read is the LAST one; the transaction has
 	 * already failed (every later chunk is read and refused). */
 	bool bdat_last;
@@ -99,6 +110,9 @@ void smtpd_reply_error(struct smtpd_session *session,
 		       const struct smtp_error *error);
 /* Counts a client error; closes the session after too many. */
 void smtpd_client_error(struct smtpd_session *session);
+
+/* Wakes the outbound queue after an enqueue commit (no-op without one). */
+void smtpd_queue_kick(void);
 
 /* Transactions. */
 void smtpd_transaction_reset(struct smtpd_session *session);

@@ -4,6 +4,9 @@
 #include "config.h"
 #include "service.h"
 #include "strutil.h"
+#ifdef HAVE_QUEUE_DAEMON
+#include "queue-daemon.h"
+#endif
 
 /* Bad commands tolerated in one session before we hang up. */
 #define SMTPD_MAX_ERRORS 20
@@ -104,7 +107,9 @@ void smtpd_transaction_reset(struct smtpd_session *session)
 	session->queue_id[0] = '\0';
 	buf_free(&session->msg);
 	session->header_len = 0;
+	session->return_path_len = 0;
 	session->line_too_long = false;
+	session->dsn_queued = false;
 	session->bdat_last = false;
 	session->bdat_failed = false;
 	session->bdat_total = 0;
@@ -149,6 +154,16 @@ static void smtpd_on_connect(struct conn *conn)
 	conn_set_context(conn, session);
 	smtpd_reply(session, 220, NULL, "%s ESMTP Posthorn",
 		    session->config->server.hostname);
+}
+
+void smtpd_queue_kick(void)
+{
+#ifdef HAVE_QUEUE_DAEMON
+	struct queue_daemon *qd = queue_daemon_get();
+
+	if (qd != NULL)
+		queue_daemon_kick(qd);
+#endif
 }
 
 static const struct smtpd_command *command_find(enum smtp_verb verb)

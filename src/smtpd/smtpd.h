@@ -16,4 +16,9 @@ struct service;
 
 extern const struct service smtpd_service_smtp;
 
+/* Recipients that expand to remote addresses (alias targets) are put in
+ * the store's outbound queue (store_txn_enqueue) in the same transaction
+ * as the local copies, and the running queue is kicked after the commit
+ * (queue_daemon_kick()), when posthornd has one. */
+
 #endif

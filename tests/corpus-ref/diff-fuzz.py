@@ -70,12 +70,37 @@ def parse_ref(data):
     return items
 
 
+def fetch_section(imap, seq, sec):
+    """The bytes of BODY[sec] as Dovecot sends them, or None."""
+    typ, data = imap.fetch(str(seq), "(BODY.PEEK[%s])" % sec)
+    if typ != "OK" or not data or data[0] is None:
+        return None
+    if isinstance(data[0], tuple):
+        return data[0][1]
+    m = re.search(rb'BODY\[[^\]]*\] (NIL|"(.*)")\)$', data[0])
+    if m is None or m.group(1) == b"NIL":
+        return None
+    return m.group(2)
+
+
+def parse_sections(data):
+    """SECTION lines of imap-render --sections: [(name, offset, size)]."""
+    res = []
+    for line in data.split(b"\n"):
+        if line.startswith(b"SECTION "):
+            _, name, off, size = line.split(b" ")
+            res.append((name.decode(), int(off), int(size)))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=500)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--keep", help="copy differing messages here")
+    ap.add_argument("--max-sections", type=int, default=40,
+                    help="BODY[section] fetches compared per message")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     args = ap.parse_args()
 
@@ -92,6 +117,13 @@ def main():
         with open(name, "wb") as f:
             f.write(mutate(rnd, rnd.choice(seeds)))
         names.append(name)
+
+    # our part offsets first, to fetch the same sections from Dovecot
+    subprocess.run([render, "--sections"] + names, check=True)
+    sections = {}
+    for name in names:
+        with open(name + ".ours", "rb") as f:
+            sections[name] = parse_sections(f.read())
 
     imaplib = mr.imaplib
     imaplib.MapCRLF = re.compile(br"(?!)")
@@ -116,6 +148,11 @@ def main():
             ref = {}
             for item in ("BODYSTRUCTURE", "ENVELOPE", "BODY"):
                 ref[item] = mr.raw_fetch(imap, seq, item)
+            with open(name, "rb") as f:
+                msg = f.read()
+            for sec, off, size in sections[name][:args.max_sections]:
+                ref["SECTION " + sec] = (fetch_section(imap, seq, sec),
+                                         msg[off:off + size])
             stored.append((name, ref))
         imap.logout()
     finally:
@@ -123,12 +160,18 @@ def main():
         proc.wait(10)
         shutil.rmtree(dtmp, ignore_errors=True)
 
-    subprocess.run([render] + [n for n, _ in stored], check=True)
     for name, ref in stored:
         with open(name + ".ours", "rb") as f:
-            ours = parse_ref(f.read())
+            data = f.read()
+        ours = parse_ref(data[:data.find(b"\nSECTION ") + 1]
+                         if b"\nSECTION " in data else data)
+        for key, (a, b) in [(k, v) for k, v in ref.items()
+                            if k.startswith("SECTION ")]:
+            ours[key] = b
+            ref[key] = a
         compared += 1
-        for item in ("BODYSTRUCTURE", "ENVELOPE", "BODY"):
+        for item in ["BODYSTRUCTURE", "ENVELOPE", "BODY"] + sorted(
+                k for k in ref if k.startswith("SECTION ")):
             a, b = ref[item], ours[item]
             if a == b:
                 continue

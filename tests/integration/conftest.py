@@ -251,12 +251,21 @@ def posthorn_factory(tmp_path):
               listeners=LISTENERS):
         wd = workdir or str(tmp_path)
         data_dir = os.path.join(wd, "data")
-        ports = dict(zip(listeners, free_ports(len(listeners), host)))
         config_path = os.path.join(wd, "posthorn.conf")
-        write_config(config_path, data_dir, ports, host, user, extra)
-        server = PosthornServer(wd, ports, config_path, data_dir, host)
-        servers.append(server)
-        return server.start()
+        # A port found free can be taken by another process before the
+        # daemon binds it: then start again on fresh ports.
+        for attempt in range(5):
+            ports = dict(zip(listeners, free_ports(len(listeners), host)))
+            write_config(config_path, data_dir, ports, host, user, extra)
+            server = PosthornServer(wd, ports, config_path, data_dir, host)
+            servers.append(server)
+            try:
+                return server.start()
+            except pytest.fail.Exception:
+                if (attempt == 4 or server.proc.poll() is None or
+                        "Address already in use" not in server.log()):
+                    raise
+                servers.remove(server)
 
     yield start
     for server in servers:

@@ -81,7 +81,7 @@ def ok(res):
 def test_greeting_capability_noop_logout(imap):
     c = connect(imap)
     caps = c.capabilities
-    for cap in ("IMAP4REV1", "IMAP4REV2", "IDLE", "UIDPLUS", "MOVE",
+    for cap in ("IMAP4REV1", "IMAP4REV2", "IDLE", "UIDPLUS", "MOVE", "MULTIAPPEND",
                 "LITERAL+", "SASL-IR", "STARTTLS", "AUTH=PLAIN"):
         assert cap in caps
     assert "LOGINDISABLED" not in caps  # loopback counts as secure
@@ -232,7 +232,22 @@ def test_append_fetch_store_search(imap):
     ok(c.append("INBOX", None, None, b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nx\r\n"))
     c.literal = "Grüße".encode("utf-8")
     assert ok(c.search("UTF-8", "SUBJECT")) == [b"3"]
-    ok(c.store("3", "+FLAGS.SILENT", r"(\Deleted)"))
+    # Bodies are matched decoded: quoted-printable and base64 text.
+    ok(c.append("INBOX", None, None,
+                b"Subject: qp\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                b"Sch=F6ne Gr=FC=DFe und ein sehr langes Wort am Ende der Zei=\r\nle\r\n"))
+    ok(c.append("INBOX", None, None,
+                b"Subject: b64\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: text/html; charset=utf-8\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n"
+                b"PGI+c2VjcmV0IHdvcmQ8L2I+\r\n"))
+    assert ok(c.search(None, "BODY", "Zeile")) == [b"4"]
+    c.literal = "Schöne".encode("utf-8")
+    assert ok(c.search("UTF-8", "BODY")) == [b"4"]
+    assert ok(c.search(None, "TEXT", '"secret word"')) == [b"5"]
+    ok(c.store("3:5", "+FLAGS.SILENT", r"(\Deleted)"))
     ok(c.expunge())
     assert ok(c.search(None, "2:*")) == [b"2"]
     assert ok(c.uid("SEARCH", "UID", "2")) == [b"2"]
@@ -567,3 +582,128 @@ def test_multiappend_and_large_fetch(imap):
     assert a.untagged_responses.pop("EXPUNGE") == [b"1000"]
     a.logout()
     b.logout()
+
+
+def test_condstore(imap):
+    """RFC 7162 CONDSTORE: HIGHESTMODSEQ, FETCH MODSEQ and CHANGEDSINCE,
+    STORE UNCHANGEDSINCE with MODIFIED, SEARCH MODSEQ."""
+    c = login(imap)
+    assert "CONDSTORE" in c.capabilities
+    for _ in range(3):
+        ok(c.append("INBOX", None, None, MSG1))
+    typ, _ = c._simple_command("SELECT", "INBOX", "(CONDSTORE)")
+    assert typ == "OK"
+    c.state = "SELECTED"  # imaplib does not track a raw SELECT
+    hms = int(c.untagged_responses.pop("HIGHESTMODSEQ")[0])
+    data = ok(c.fetch("1:*", "(MODSEQ)"))
+    modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", d).group(1)) for d in data]
+    assert max(modseqs) == hms
+    data = ok(c.store("2", "+FLAGS", r"(\Flagged)"))
+    m = re.search(rb"MODSEQ \((\d+)\)", data[0])
+    assert m and int(m.group(1)) > hms
+    new = int(m.group(1))
+    # Only message 2 changed since hms.
+    data = ok(c.fetch("1:*", "(FLAGS) (CHANGEDSINCE %d)" % hms))
+    assert len(data) == 1 and data[0].startswith(b"2 (") and b"MODSEQ" in data[0]
+    # UNCHANGEDSINCE older than message 2's modseq: refused for it.
+    typ, data = c._simple_command("STORE", "1:2", "(UNCHANGEDSINCE %d)" % hms,
+                                  "+FLAGS", r"(\Seen)")
+    assert typ == "OK" and b"[MODIFIED 2]" in data[0], data
+    typ, data = c._simple_command("SEARCH", "MODSEQ", str(new))
+    assert typ == "OK"
+    res = c.untagged_responses.pop("SEARCH")[0]
+    assert res.startswith(b"1 2") and b"(MODSEQ " in res, res
+    c.logout()
+
+
+def test_garbage_dialogue_never_kills_the_server(imap):
+    """Seeded random commands (real command names with mangled
+    arguments, in every state) each get an answer; the server survives."""
+    import random
+    rnd = random.Random(7)
+    names = ["FETCH", "UID FETCH", "STORE", "SEARCH", "UID SEARCH", "LIST",
+             "STATUS", "SELECT", "EXAMINE", "APPEND", "COPY", "MOVE",
+             "EXPUNGE", "CREATE", "RENAME", "ENABLE", "ID", "LSUB", "NOOP",
+             "CLOSE", "UNSELECT", "AUTHENTICATE", "LOGIN", "CAPABILITY"]
+    atoms = ["1", "*", "1:*", "0", "4294967295", "$", "(", ")", "()", "NIL",
+             '""', '"x"', "INBOX", "BODY[", "BODY[]<0.5>", "BODY[1.2.MIME]",
+             "(FLAGS", "FLAGS", "+FLAGS", "(\\Seen)", "\\Recent", "RETURN",
+             "(ALL)", "CHARSET", "UTF-8", "OR", "NOT", "HEADER", "SINCE",
+             "1-Jan-2020", "x%*", "&Jjo-", "&", "(MESSAGES", "~{3+}", "BINARY[1]",
+             "(UNCHANGEDSINCE 1)", "MODSEQ", "(CHANGEDSINCE 5)", "{2+}\r\nab"]
+    s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), 20)
+    f = s.makefile("rb")
+    f.readline()
+    n = 0
+    for phase in range(3):
+        if phase == 1:
+            s.sendall(b"L LOGIN %s \"%s\"\r\n" % (USER.encode(), PASSWORD.encode()))
+        if phase == 2:
+            s.sendall(b"S SELECT INBOX\r\n")
+        for i in range(150):
+            args = " ".join(rnd.choice(atoms) for _ in range(rnd.randint(0, 6)))
+            line = "t%d %s %s\r\n" % (n, rnd.choice(names), args)
+            n += 1
+            s.sendall(line.encode())
+    s.sendall(b"zz NOOP\r\n")
+    s.settimeout(20)
+    seen = b""
+    while not re.search(rb"^zz OK", seen, re.M):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        seen += chunk
+    assert re.search(rb"^zz OK", seen, re.M), seen[-2000:]
+    s.close()
+    c = login(imap)
+    ok(c.noop())
+    c.logout()
+
+
+def test_selected_mailbox_deleted_by_other_session(imap):
+    a = login(imap)
+    b = login(imap)
+    ok(a.create("Tmp"))
+    ok(a.append("Tmp", None, None, MSG1))
+    ok(a.select("Tmp"))
+    ok(b.delete("Tmp"))
+    time.sleep(0.2)
+    with pytest.raises(imaplib.IMAP4.abort):
+        a.noop()  # "* BYE Selected mailbox was deleted"
+    ok(b.list())
+    b.logout()
+
+
+def test_shutdown_says_bye_to_idle_sessions(imap):
+    a = login(imap)
+    ok(a.select("INBOX"))
+    tag = a._new_tag()
+    a.send(tag + b" IDLE\r\n")
+    assert a.readline().startswith(b"+")
+    b = login(imap)
+    assert imap.stop() == 0
+    a.sock.settimeout(10)
+    assert a.readline().startswith(b"* BYE")
+    b.sock.settimeout(10)
+    assert b.readline().startswith(b"* BYE")
+
+
+def test_starttls_discards_injected_commands(imap):
+    """RFC 9051 6.2.1 / RFC 3207 4.2 style: commands pipelined after
+    STARTTLS in plaintext are dropped, never run inside TLS."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), 10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"a STARTTLS\r\nb LOGIN %s \"%s\"\r\n" % (USER.encode(),
+                                                      PASSWORD.encode()))
+    assert f.readline().startswith(b"a OK")
+    t = ctx.wrap_socket(s)
+    tf = t.makefile("rb")
+    t.sendall(b"c NOOP\r\n")
+    assert tf.readline().startswith(b"c OK")
+    t.sendall(b"d SELECT INBOX\r\n")
+    assert tf.readline().startswith(b"d BAD")  # still not logged in
+    t.close()

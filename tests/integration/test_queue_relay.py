@@ -162,3 +162,70 @@ def test_peer_down_then_up(two):
     got = wait_stored(b, "bob@b.test", 1)[0]
     assert b"\r\nSubject: across\r\n" in got
     assert stored(a, "alice@a.test") == []
+
+
+def test_smarthost_with_required_tls(tmp_path):
+    """[outbound] relayhost: no MX lookup (the zone has none for b.test),
+    everything to the smarthost, and only over STARTTLS."""
+    require_store()
+    for tool in (DUMP, ENQUEUE):
+        if not os.path.exists(tool):
+            pytest.skip("%s is not built" % tool)
+    servers = []
+    try:
+        b = start_server(str(tmp_path / "b"), "127.0.0.3", "relay.b.test")
+        servers.append(b)
+        if not re.search(r"event=ready .*listeners=\"[^\"]*smtp", b.log()):
+            pytest.skip("posthornd has no smtp listener in this build")
+        b.cli("domain", "add", "b.test", check=True)
+        b.cli("user", "add", "bob@b.test", "--password-stdin", input="pw\n",
+              check=True)
+        zone = tmp_path / "zone"
+        zone.write_text("b.test. MX 0 .\n")  # MX delivery would fail
+        a = start_server(
+            str(tmp_path / "a"), "127.0.0.2", "mx.a.test",
+            "[dns]\nstatic = %s\n"
+            "[outbound]\nrelayhost = 127.0.0.3:%d\nsource = 127.0.0.2\n"
+            "relay_require_tls = yes\n" % (zone, b.ports["smtp"]))
+        servers.append(a)
+        a.wait_log(r"event=queue-start .*relayhost=127\.0\.0\.3", 5)
+        a.cli("domain", "add", "a.test", check=True)
+        a.cli("user", "add", "alice@a.test", "--password-stdin",
+              input="pw\n", check=True)
+        enqueue(a, "alice@a.test", "bob@b.test")
+        assert a.control("queue-wake") == "OK"
+        got = wait_stored(b, "bob@b.test", 1)[0]
+        assert b"\r\nSubject: across\r\n" in got
+        a.wait_log(r"event=queue-delivered id=\d+ rcpt=bob@b\.test "
+                   r"host=\"relay\.b\.test \(127\.0\.0\.3:\d+\)\" tls=yes", 5)
+        assert stored(a, "alice@a.test") == []
+    finally:
+        for server in servers:
+            rc = server.stop()
+            check_log_clean(server.log())
+            assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
+
+
+def test_forward_through_smtp_listener(two):
+    """Mail arriving at A's MX listener for an alias whose target is at
+    b.test is queued by A and carried to B: bob's INBOX then holds it with
+    both instances' Received fields. Skipped while A's SMTP listener does
+    not queue remote alias targets."""
+    import smtplib
+    a, b = two
+    a.cli("alias", "add", "fwd@a.test", "bob@b.test", check=True)
+    with smtplib.SMTP("127.0.0.2", a.ports["smtp"], timeout=20) as s:
+        s.ehlo("client.example")
+        code, _ = s.mail("carol@client.example")
+        assert code == 250
+        code, text = s.rcpt("fwd@a.test")
+        if code != 250:
+            pytest.skip("A's SMTP listener refuses remote alias targets: "
+                        "%d %s" % (code, text.decode(errors="replace")))
+        assert code == 250
+        code, _ = s.data(MESSAGE.replace(b"\n", b"\r\n"))
+        assert code == 250
+    got = wait_stored(b, "bob@b.test", 1)[0]
+    assert len(re.findall(rb"^Received: ", got, re.M)) >= 2, got
+    assert re.search(rb"Received: from mx\.a\.test ", got), got
+    assert b"\r\nSubject: across\r\n" in got

@@ -10,11 +10,13 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import threading
+import time
 
 import pytest
 
 try:
-    from conftest import BUILD, require_store
+    from conftest import BUILD, free_ports, require_store
 except ImportError:  # the daemon's harness is not merged yet
     pytest.skip("needs the integration harness (conftest.py)",
                 allow_module_level=True)
@@ -32,13 +34,12 @@ max_received_headers = 50
 """
 
 
-@pytest.fixture
-def mx(posthorn_factory):
+def start_mx(posthorn_factory, extra=""):
     """A daemon with an MX listener, domains, accounts and aliases."""
     require_store()
     if not os.path.exists(DUMP):
         pytest.skip("smtp-store-dump is not built (needs the store)")
-    server = posthorn_factory(extra=SMTP_EXTRA)
+    server = posthorn_factory(extra=SMTP_EXTRA + extra)
     if "smtp" not in server.ports or not re.search(
             r"event=ready .*listeners=\"[^\"]*smtp", server.log()):
         pytest.skip("posthornd has no smtp listener in this build")
@@ -52,6 +53,11 @@ def mx(posthorn_factory):
                 ["alias", "add", "@catch.example", "bob@example.org"]):
         server.cli(*cmd, input="pw\n" if "user" in cmd else None, check=True)
     return server
+
+
+@pytest.fixture
+def mx(posthorn_factory):
+    return start_mx(posthorn_factory)
 
 
 def stored(server, address, mailbox="INBOX"):
@@ -343,3 +349,177 @@ def test_dsn_parameters_accepted(mx):
     assert c.cmd("MAIL FROM:<d@remote.example> FOO=BAR")[0] == 555
     c.close()
     assert len(stored(mx, "alice@example.org")) == 1
+
+
+def queued(server):
+    res = subprocess.run([DUMP, "--queue", server.data_dir],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    out = []
+    for line in res.stdout.splitlines():
+        if line.startswith("QUEUED "):
+            fields = line.split()
+            item = dict(kv.split("=", 1) for kv in fields[2:])
+            item["address"] = fields[1]
+            out.append(item)
+    return out
+
+
+class FakeMX(threading.Thread):
+    """A remote MTA on loopback that takes every message (no extensions)
+    and records the envelope and the unstuffed content."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(30)
+        self.port = self.sock.getsockname()[1]
+        self.messages = []  # (mail_from, [rcpts], data)
+        self.done = threading.Event()
+
+    def run(self):
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                with conn:
+                    self.session(conn.makefile("rwb"))
+        except OSError:
+            pass
+
+    def session(self, f):
+        def say(line):
+            f.write(line + b"\r\n")
+            f.flush()
+        say(b"220 fake.remote.example ESMTP")
+        mail, rcpts = None, []
+        for line in f:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                say(b"250 fake.remote.example")
+            elif verb == b"MAIL":
+                mail, rcpts = line.strip(), []
+                say(b"250 ok")
+            elif verb == b"RCPT":
+                rcpts.append(line.strip())
+                say(b"250 ok")
+            elif verb == b"DATA":
+                say(b"354 go")
+                data = b""
+                for dl in f:
+                    if dl == b".\r\n":
+                        break
+                    data += dl[1:] if dl.startswith(b".") else dl
+                self.messages.append((mail, rcpts, data))
+                say(b"250 queued")
+                self.done.set()
+            elif verb == b"QUIT":
+                say(b"221 bye")
+                return
+            else:
+                say(b"250 ok")
+
+    def close(self):
+        self.sock.close()
+
+
+def outbound_config(tmp_path, mx_port):
+    zone = tmp_path / "static.zone"
+    zone.write_text("remote.example. 300 IN MX 10 mx.remote.example.\n"
+                    "mx.remote.example. 300 IN A 127.0.0.1\n")
+    return ("[dns]\nstatic = %s\n[outbound]\nmx_port = %d\n"
+            % (zone, mx_port))
+
+
+def test_remote_alias_target_queued(posthorn_factory, tmp_path):
+    """An alias with a remote target: the local copy is stored, the remote
+    one is queued (here the remote host refuses connections, so it stays
+    pending) with the envelope and DSN parameters."""
+    closed = free_ports(1)[0]
+    mx = start_mx(posthorn_factory, outbound_config(tmp_path, closed))
+    mx.cli("alias", "add", "fwd@example.org", "alice@example.org",
+           "carol@remote.example", check=True)
+    mx.cli("alias", "add", "away@example.org", "dave@remote.example",
+           check=True)
+    c = greet(mx.ports["smtp"])
+    assert c.cmd("MAIL FROM:<s@sender.example> RET=HDRS ENVID=e+2B1")[0] == 250
+    assert c.cmd("RCPT TO:<fwd@example.org> NOTIFY=SUCCESS,FAILURE")[0] == 250
+    assert c.cmd("RCPT TO:<away@example.org> ORCPT=rfc822;Away+40example.org")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: forward\r\n\r\nx\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    [msg] = stored(mx, "alice@example.org")
+    assert split_added(msg)[2] == b"Subject: forward\r\n\r\nx\r\n"
+    items = queued(mx)
+    # fwd@ asked for NOTIFY=SUCCESS and has a local target: a "delivered"
+    # DSN for the (remote) sender is queued from <>.
+    [dsn] = [r for r in items if r["from"] == ""]
+    assert dsn["address"] == "s@sender.example" and dsn["notify"] == "1"
+    q = sorted((r for r in items if r["from"] != ""),
+               key=lambda r: r["address"])
+    assert [r["address"] for r in q] == ["carol@remote.example",
+                                         "dave@remote.example"]
+    assert q[0]["notify"] == "6" and q[0]["orcpt"] == "rfc822;fwd@example.org"
+    assert q[1]["notify"] == "0" and q[1]["orcpt"] == "rfc822;Away@example.org"
+    # The queued copy: our Received field, no Return-Path.
+    rp_len = msg.index(b"\r\n") + 2
+    assert all(r["from"] == "s@sender.example" and r["envid"] == "e+1" and
+               r["ret"] == "2" and r["size"] == str(len(msg) - rp_len)
+               for r in q)
+
+
+def test_remote_alias_target_forwarded(posthorn_factory, tmp_path):
+    """End to end: a remote-only alias is accepted, queued and sent on by
+    the outbound queue to the remote MX (a fake one on loopback)."""
+    fake = FakeMX()
+    fake.start()
+    try:
+        mx = start_mx(posthorn_factory, outbound_config(tmp_path, fake.port))
+        mx.cli("alias", "add", "away@example.org", "dave@remote.example",
+               check=True)
+        with smtplib.SMTP("127.0.0.1", mx.ports["smtp"], timeout=20) as s:
+            s.ehlo("client.example")
+            s.mail("s@sender.example")
+            assert s.rcpt("away@example.org", ["NOTIFY=NEVER"])[0] == 250
+            assert s.data(b"Subject: away\r\n\r\nforwarded\r\n")[0] == 250
+        if not fake.done.wait(20):
+            pytest.skip("the outbound queue did not deliver (not running "
+                        "in this build?)")
+        [(mail, rcpts, data)] = fake.messages
+        assert mail == b"MAIL FROM:<s@sender.example>"
+        assert rcpts == [b"RCPT TO:<dave@remote.example>"]
+        assert data.startswith(b"Received: from client.example ([127.0.0.1])\r\n")
+        assert b"Return-Path:" not in data
+        assert data.endswith(b"\r\nSubject: away\r\n\r\nforwarded\r\n")
+        assert stored(mx, "alice@example.org") == []
+    finally:
+        fake.close()
+
+
+def test_success_dsn_local_sender(mx):
+    """RFC 3461: NOTIFY=SUCCESS gets a "delivered" DSN; a local sender finds
+    it in its INBOX, from the null sender, after the message is stored."""
+    c = greet(mx.ports["smtp"])
+    assert c.cmd("MAIL FROM:<bob@example.org> ENVID=env1")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.org> NOTIFY=SUCCESS "
+                 "ORCPT=rfc822;alice@example.org")[0] == 250
+    assert c.cmd("RCPT TO:<info@example.org>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: please confirm\r\n\r\nx\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    assert len(stored(mx, "alice@example.org")) == 1
+    deadline = time.monotonic() + 10
+    while not stored(mx, "bob@example.org") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [dsn] = stored(mx, "bob@example.org")
+    assert dsn.startswith(b"Return-Path: <>\r\n")
+    assert b"Action: delivered\r\n" in dsn
+    assert b"Final-Recipient: rfc822; alice@example.org\r\n" in dsn or \
+        b"Final-Recipient: rfc822;alice@example.org\r\n" in dsn
+    assert b"Original-Envelope-Id: env1" in dsn
+    assert b"Subject: please confirm" in dsn
+    # Only the recipient that asked: one Action line.
+    assert dsn.count(b"Action: ") == 1

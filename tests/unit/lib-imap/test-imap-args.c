@@ -315,6 +315,16 @@ static void test_search_return_charset(void **state)
 	assert_true(imap_search_substr_match("abc", 3, ""));
 	assert_false(imap_search_substr_match("abc", 3, "abcd"));
 	assert_false(imap_search_substr_match("abc", 2, "c"));
+	/* UTF-8 folding: ä/Ä, Ł/ł, Ω/ω, Ж/ж, Ё/ё; others exact. */
+	static const char *const h = "Gr\xc3\x9c\xc3\x9f \xc5\x81\xc3\xb3" "d\xc5\xba "
+				     "\xce\xa9 \xd0\x96\xd0\x81 \xe2\x82\xac";
+	assert_true(imap_search_substr_match(h, strlen(h), "gr\xc3\xbc\xc3\x9f"));
+	assert_true(imap_search_substr_match(h, strlen(h), "\xc5\x82\xc3\x93" "D\xc5\xb9"));
+	assert_true(imap_search_substr_match(h, strlen(h), "\xcf\x89"));
+	assert_true(imap_search_substr_match(h, strlen(h), "\xd0\xb6\xd1\x91"));
+	assert_true(imap_search_substr_match(h, strlen(h), "\xe2\x82\xac"));
+	assert_false(imap_search_substr_match(h, strlen(h), "gruss"));
+	assert_true(imap_search_substr_match("\xc3", 1, "\xc3")); /* stray byte */
 }
 
 /* --- flags, STORE, STATUS, LIST, dates --- */

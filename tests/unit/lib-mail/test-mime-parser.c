@@ -127,6 +127,14 @@ static void test_shapes(void **state)
 	check_shape("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
 		    "--b\r\n--b\r\n\r\nx\r\n--b--\r\n",
 		    "(0,45,45,22,5(50,0,50,0,0)(55,2,57,1,0))");
+	/* an empty body: the blank line before the boundary leaves the
+	 * header (Dovecot's BODY[n.MIME]), also for an empty message/rfc822 */
+	check_shape("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		    "--b\r\nX: y\r\n\r\n--b--\r\n",
+		    "(0,45,45,20,4(50,6,56,0,0))");
+	check_shape("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		    "--b\r\nContent-Type: message/rfc822\r\n\r\n--b--\r\n",
+		    "(0,45,45,44,4(50,30,80,0,0(80,0,80,0,0)))");
 	assert_int_equal(shape_failures, 0);
 }
 

@@ -98,6 +98,10 @@ static void fake_session(struct fake_conn *c)
 		if (in_data) {
 			if (strcmp(l, ".") == 0) {
 				in_data = false;
+				if (srv->stall_after_dot) {
+					stalled = true;
+					continue;
+				}
 				fake_write(c, srv->dot_reply != NULL
 						      ? srv->dot_reply
 						      : "250 2.0.0 queued\r\n");

@@ -24,6 +24,8 @@ struct fake_smtp_server {
 	/* Hold every reply of a MAIL/RCPT/DATA group until DATA arrived:
 	 * only a pipelining client gets anywhere. */
 	bool hold_until_data;
+	/* Never answer the end of data. */
+	bool stall_after_dot;
 	/* Stop answering at the first command starting with this. */
 	const char *stall_on;
 	void *ssl_ctx;             /* SSL_CTX * for STARTTLS, or NULL */

@@ -3,6 +3,9 @@
 #include "buf.h"
 #include "queue-dsn.h"
 #include "queue.h"
+#include "pool.h"
+#include "strutil.h"
+#include "mime-parser.h"
 
 /* DSNs parsed back into their parts and fields and compared structurally. */
 
@@ -224,6 +227,112 @@ static void test_ret_full_and_delayed(void **state)
 	buf_free(&out);
 }
 
+static const char *param(const struct mime_part *part, const char *name)
+{
+	for (unsigned i = 0; i < part->content_type_params_count; i++) {
+		if (str_ascii_eq_ci(part->content_type_params[i].name, name))
+			return part->content_type_params[i].value;
+	}
+	return NULL;
+}
+
+static void assert_type(const struct mime_part *part, const char *type,
+			const char *subtype)
+{
+	assert_non_null(part);
+	assert_non_null(part->content_type);
+	assert_true(str_ascii_eq_ci(part->content_type, type));
+	assert_true(str_ascii_eq_ci(part->content_subtype, subtype));
+}
+
+static void test_mime_structure(void **state)
+{
+	/* The DSN read back by lib-mail's MIME parser, as a client's would
+	 * read it (RFC 3462 multipart/report, RFC 3464 parts). */
+	struct queue_dsn_rcpt rcpt = {
+		.address = "bob@b.test",
+		.action = QUEUE_DSN_ACTION_FAILED,
+		.status = "5.1.1",
+		.diag_code = 550,
+		.diag_text = "no",
+	};
+	struct queue_dsn dsn = {
+		.reporting_mta = "mx.a.test",
+		.to = "alice@a.test",
+		.original = (const uint8_t *)original,
+		.original_size = sizeof(original) - 1,
+		.rcpts = &rcpt,
+		.rcpt_count = 1,
+	};
+	struct pool *pool = pool_create("t", 4096);
+	struct buf out = BUF_INIT;
+
+	for (unsigned full = 0; full < 2; full++) {
+		dsn.ret = full ? QUEUE_DSN_RET_FULL : QUEUE_DSN_RET_HDRS;
+		buf_reset(&out);
+		queue_dsn_build(&dsn, &out);
+		struct mime_part *root = mime_parse(pool, out.data, out.len,
+						    NULL);
+		assert_type(root, "multipart", "report");
+		assert_string_equal(param(root, "report-type"),
+				    "delivery-status");
+		assert_non_null(param(root, "boundary"));
+		assert_non_null(root->envelope);
+		assert_non_null(strstr(root->envelope->subject, "Undelivered"));
+		assert_int_equal(mime_part_count(root), full ? 5 : 4);
+
+		const struct mime_part *human = root->children;
+		assert_type(human, "text", "plain");
+		const struct mime_part *status = human->next;
+		assert_type(status, "message", "delivery-status");
+		const char *body = (const char *)out.data + status->body_offset;
+		assert_int_equal(strncmp(body, "Reporting-MTA: dns; mx.a.test\r\n",
+					 31), 0);
+		const struct mime_part *orig = status->next;
+		assert_non_null(orig);
+		assert_null(orig->next);
+		if (full) {
+			/* The whole message, parsed as one. */
+			assert_type(orig, "message", "rfc822");
+			assert_non_null(orig->children);
+			assert_string_equal(orig->children->envelope->subject,
+					    "hello");
+			assert_int_equal(orig->body_size,
+					 sizeof(original) - 1);
+		} else {
+			assert_type(orig, "text", "rfc822-headers");
+			assert_int_equal(
+				orig->body_size,
+				strstr(original, "\r\n\r\n") - original + 4);
+		}
+	}
+	buf_free(&out);
+	pool_destroy(&pool);
+}
+
+static void test_utf8_recipient(void **state)
+{
+	struct queue_dsn_rcpt rcpt = {
+		.address = "bj\xc3\xb8rn@b.test",
+		.action = QUEUE_DSN_ACTION_FAILED,
+		.status = "5.6.7",
+	};
+	struct queue_dsn dsn = {
+		.reporting_mta = "mx.a.test",
+		.to = "alice@a.test",
+		.rcpts = &rcpt,
+		.rcpt_count = 1,
+	};
+	struct buf out = BUF_INIT;
+
+	queue_dsn_build(&dsn, &out);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "Content-Type: message/global-delivery-status\r\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "Final-Recipient: utf-8;bj\xc3\xb8rn@b.test\r\n"));
+	buf_free(&out);
+}
+
 static void test_notify(void **state)
 {
 	/* RFC 3461 section 4.1. */
@@ -258,6 +367,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failed_headers_only),
 		cmocka_unit_test(test_ret_full_and_delayed),
+		cmocka_unit_test(test_mime_structure),
+		cmocka_unit_test(test_utf8_recipient),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_backoff),
 	};

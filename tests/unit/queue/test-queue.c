@@ -40,6 +40,7 @@ struct fx {
 	char dsn_to[128];
 	struct buf dsn;
 	void *client_ssl_ctx;
+	const char *relay_host, *auth_user;
 };
 
 static void tick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
@@ -105,7 +106,12 @@ static void fx_start(struct fx *f, unsigned port_override)
 		.hostname = "mx.a.test",
 		.mx_port = port_override != 0 ? port_override : f->srv.port,
 		.source_ip = "127.0.0.1",
+		.relay_host = f->relay_host,
+		.relay_port = f->srv.port,
 		.client = {.ssl_ctx = f->client_ssl_ctx,
+			   .auth_user = f->auth_user,
+			   .auth_password = "secret",
+			   .auth_plaintext_ok = true,
 			   .greeting_timeout_ms = 2000,
 			   .connect_timeout_ms = 2000,
 			   .mail_timeout_ms = 2000,
@@ -301,6 +307,56 @@ static void test_success_notify(void **state)
 	fake_smtp_server_free(&g.srv);
 }
 
+static void test_smarthost(void **state)
+{
+	/* Everything goes through the relay, whatever the domain (none of
+	 * these has MX records), after AUTH. */
+	struct fx f = {.srv = {.ehlo = "250-relay.test\r\n250 AUTH PLAIN\r\n",
+			       .sessions = 2},
+		       .relay_host = "mx.b.test",
+		       .auth_user = "relayuser"};
+	struct queue_rcpt_in rcpts[] = {{.address = "x@nowhere.example"},
+					{.address = "y@null.test"}};
+
+	fake_smtp_server_start(&f.srv);
+	fx_start(&f, free_port()); /* the MX port must not matter */
+	submit(&f, "alice@a.test", rcpts, 2, 0);
+	run_idle(&f, 0);
+	assert_int_equal(f.dsn_count, 0);
+	fx_stop(&f, true);
+	/* One session per destination domain, both to the relay. */
+	assert_int_equal(f.srv.sessions_served, 2);
+	assert_non_null(strstr(buf_cstr(&f.srv.transcript),
+			       "AUTH PLAIN AHJlbGF5dXNlcgBzZWNyZXQ=\n"));
+	assert_non_null(strstr(buf_cstr(&f.srv.transcript),
+			       "RCPT TO:<x@nowhere.example>\n"));
+	assert_non_null(strstr(buf_cstr(&f.srv.transcript),
+			       "RCPT TO:<y@null.test>\n"));
+	fake_smtp_server_free(&f.srv);
+}
+
+static void test_many_recipients(void **state)
+{
+	/* 150 recipients in one domain: two transactions of at most 100. */
+	struct fx f = {.srv = {.sessions = 2}};
+	struct queue_rcpt_in rcpts[150];
+	char names[150][32];
+
+	for (unsigned i = 0; i < 150; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%u@b.test", i);
+		rcpts[i] = (struct queue_rcpt_in){.address = names[i]};
+	}
+	fake_smtp_server_start(&f.srv);
+	fx_start(&f, 0);
+	submit(&f, "alice@a.test", rcpts, 150, 0);
+	run_idle(&f, 0);
+	assert_int_equal(f.dsn_count, 0);
+	fx_stop(&f, true);
+	assert_int_equal(f.srv.sessions_served, 2);
+	assert_int_equal(f.srv.rcpt_count, 150);
+	fake_smtp_server_free(&f.srv);
+}
+
 static void test_null_mx_and_null_sender(void **state)
 {
 	struct fx f = {0};
@@ -401,6 +457,8 @@ int main(void)
 		cmocka_unit_test(test_next_mx_after_refusal),
 		cmocka_unit_test(test_starttls_failure_falls_back),
 		cmocka_unit_test(test_success_notify),
+		cmocka_unit_test(test_smarthost),
+		cmocka_unit_test(test_many_recipients),
 		cmocka_unit_test(test_null_mx_and_null_sender),
 		cmocka_unit_test(test_delay_and_give_up),
 		cmocka_unit_test(test_restore),

@@ -66,7 +66,9 @@ static void run_client(struct fake_smtp_server *srv,
 	if (set.greeting_timeout_ms == 0)
 		set.greeting_timeout_ms = 3000;
 	set.mail_timeout_ms = set.rcpt_timeout_ms = 3000;
-	set.data_init_timeout_ms = set.data_final_timeout_ms = 3000;
+	set.data_init_timeout_ms = 3000;
+	if (set.data_final_timeout_ms == 0)
+		set.data_final_timeout_ms = 3000;
 	set.data_block_timeout_ms = 3000;
 	set.quit_timeout_ms = 1000;
 	client = smtp_client_create(rc->base, &set, msg);
@@ -332,6 +334,26 @@ static void test_timeout(void **state)
 	fake_smtp_server_free(&srv);
 }
 
+static void test_dot_timeout(void **state)
+{
+	/* No reply to the end of data: temporary, and not a reason to hand
+	 * the message to another MX (it may have arrived). */
+	struct fake_smtp_server srv = {.stall_after_dot = true};
+	struct smtp_client_rcpt rcpts[] = {{.address = "y@b.test"}};
+	struct smtp_client_message msg = default_msg(rcpts, 1);
+	struct smtp_client_settings set = {.data_final_timeout_ms = 200};
+	struct run_ctx rc;
+
+	fake_smtp_server_start(&srv);
+	run_client(&srv, &set, &msg, &rc, srv.port);
+	assert_false(rc.result.try_next_host);
+	assert_string_equal(rc.result.stage, "dot");
+	assert_int_equal(rc.rcpts[0].status, SMTP_CLIENT_RCPT_TEMPFAIL);
+	assert_string_equal(rc.rcpts[0].enhanced, "4.4.2");
+	assert_string_equal(buf_cstr(&srv.body), message_unstuffed);
+	fake_smtp_server_free(&srv);
+}
+
 static void test_size_refused(void **state)
 {
 	struct fake_smtp_server srv = {
@@ -416,6 +438,43 @@ static void test_mail_rejected_and_greeting(void **state)
 	fake_smtp_server_free(&srv2);
 }
 
+static void test_malformed_replies(void **state)
+{
+	/* A peer that speaks nonsense or sends endless reply lines is a
+	 * failure of that host, never a crash or a hang. */
+	static const char *const greetings[] = {
+		"garbage\r\n",
+		"220-a\r\n250 codes differ\r\n",
+		"2200 four digits\r\n",
+	};
+	struct smtp_client_rcpt rcpts[] = {{.address = "y@b.test"}};
+	struct smtp_client_message msg = default_msg(rcpts, 1);
+	struct smtp_client_settings set = {0};
+	struct run_ctx rc;
+
+	for (unsigned i = 0; i < N_ELEMENTS(greetings); i++) {
+		struct fake_smtp_server srv = {.greeting = greetings[i]};
+		fake_smtp_server_start(&srv);
+		run_client(&srv, &set, &msg, &rc, srv.port);
+		assert_true(rc.result.try_next_host);
+		assert_int_equal(rc.rcpts[0].status, SMTP_CLIENT_RCPT_TEMPFAIL);
+		assert_null(strstr(buf_cstr(&srv.transcript), "MAIL"));
+		fake_smtp_server_free(&srv);
+	}
+	/* 300 continuation lines: over the parser's limit. */
+	struct buf many = BUF_INIT;
+	for (unsigned i = 0; i < 300; i++)
+		buf_append_str(&many, "220-more\r\n");
+	buf_append_str(&many, "220 end\r\n");
+	struct fake_smtp_server srv = {.greeting = buf_cstr(&many)};
+	fake_smtp_server_start(&srv);
+	run_client(&srv, &set, &msg, &rc, srv.port);
+	assert_true(rc.result.try_next_host);
+	assert_non_null(strstr(rc.rcpts[0].text, "protocol error"));
+	fake_smtp_server_free(&srv);
+	buf_free(&many);
+}
+
 static void test_dot_rejected(void **state)
 {
 	struct fake_smtp_server srv = {
@@ -472,9 +531,11 @@ int main(void)
 		cmocka_unit_test(test_require_tls_not_offered),
 		cmocka_unit_test(test_auth_after_starttls),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_dot_timeout),
 		cmocka_unit_test(test_size_refused),
 		cmocka_unit_test(test_smtputf8),
 		cmocka_unit_test(test_mail_rejected_and_greeting),
+		cmocka_unit_test(test_malformed_replies),
 		cmocka_unit_test(test_dot_rejected),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_xtext),

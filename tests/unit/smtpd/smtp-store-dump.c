@@ -4,6 +4,11 @@
  *
  *   smtp-store-dump DATA_DIR ADDRESS [MAILBOX]
  *   smtp-store-dump --quota DATA_DIR ADDRESS BYTES MESSAGES
+ *   smtp-store-dump --queue DATA_DIR
+ *
+ * --queue prints one line per pending outbound recipient:
+ * "QUEUED <address> notify=<bits> orcpt=<orcpt> from=<sender> envid=<envid>
+ * ret=<n> body=<n> smtputf8=<0|1> size=<bytes>".
  *
  * Output, per message in UID order: a line "MESSAGE <uid> <size>\n", then
  * exactly <size> bytes of the stored message, then "\n". Exit 0, or 1 with
@@ -70,6 +75,44 @@ static int set_quota(char **argv)
 	return err == STORE_OK ? 0 : 1;
 }
 
+static int list_queue(const char *data_dir)
+{
+	struct store_settings set = {0};
+	struct store_queue_item *items;
+	struct store *store;
+	struct pool *pool;
+	const char *error;
+	unsigned count;
+	int rc = 0;
+
+	set.data_dir = data_dir;
+	if (store_open(&set, &store, &error) < 0) {
+		fprintf(stderr, "cannot open store: %s\n", error);
+		return 1;
+	}
+	pool = pool_create("queue", 4096);
+	if (store_queue_due(store, 0, 0, pool, &items, &count, &error) < 0) {
+		fprintf(stderr, "queue: %s\n", error);
+		rc = 1;
+	} else {
+		for (unsigned i = 0; i < count; i++) {
+			const struct store_queue_item *q = &items[i];
+			printf("QUEUED %s notify=%u orcpt=%s from=%s envid=%s "
+			       "ret=%d body=%d smtputf8=%d size=%llu\n",
+			       q->rcpt.address, q->rcpt.notify,
+			       q->rcpt.orcpt != NULL ? q->rcpt.orcpt : "",
+			       q->env.sender,
+			       q->env.envid != NULL ? q->env.envid : "",
+			       (int)q->env.ret, (int)q->env.body_type,
+			       q->env.smtputf8 ? 1 : 0,
+			       (unsigned long long)q->size);
+		}
+	}
+	pool_destroy(&pool);
+	store_close(&store);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct store_settings set = {0};
@@ -82,6 +125,8 @@ int main(int argc, char **argv)
 	const char *error;
 	int ret, rc = 0;
 
+	if (argc == 3 && strcmp(argv[1], "--queue") == 0)
+		return list_queue(argv[2]);
 	if (argc == 6 && strcmp(argv[1], "--quota") == 0)
 		return set_quota(argv + 2);
 	if (argc < 3 || argc > 4) {
