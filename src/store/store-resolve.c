@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib.h"
 #include "pool.h"
+#include "strutil.h"
 #include "store-private.h"
 
 /* Recipient resolution over the backend's lookups, so every backend
@@ -204,6 +205,12 @@ int store_resolve(struct store *store, const char *address, struct pool *pool,
 {
 	struct store_resolve_ctx ctx = {.store = store, .pool = pool};
 	memset(res_r, 0, sizeof(*res_r));
+	/* RFC 5321 4.1.1.3: "<Postmaster>" without a domain must work. */
+	if (address != NULL && str_ascii_eq_ci(address, "postmaster")) {
+		if (store->postmaster_account == NULL)
+			return 0;
+		address = store->postmaster_account;
+	}
 	int ret = store_resolve_address(&ctx, address);
 	if (ret < 0) {
 		*error_r = store_error_printf("%s", ctx.error);
