@@ -143,12 +143,10 @@ static int import_mailbox(struct import *imp, const char *name)
 	return 0;
 }
 
-/* Tells a running daemon, so IDLE sessions see the new mail. The control
- * protocol splits on spaces: other names are left to the next SELECT. */
+/* Tells a running daemon, so IDLE sessions see the new mail. The mailbox
+ * name is the rest of the control line, spaces included. */
 static void import_notify(struct import *imp, const char *name)
 {
-	if (strchr(name, ' ') != NULL)
-		return;
 	char *cmd =
 	    i_strdup_printf("mailbox-changed %s %s", imp->address, name);
 	cli_notify(imp->cli, cmd);

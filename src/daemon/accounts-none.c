@@ -18,6 +18,12 @@ int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 	return 0;
 }
 
+int daemon_accounts_mailbox_changed(struct daemon *d, const char *address,
+				    const char *mailbox, const char **error_r)
+{
+	return 0;
+}
+
 void daemon_accounts_close_store(struct daemon *d)
 {
 }

@@ -132,6 +132,25 @@ int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 	return 1;
 }
 
+int daemon_accounts_mailbox_changed(struct daemon *d, const char *address,
+				    const char *mailbox, const char **error_r)
+{
+	if (d->store == NULL)
+		return 0;
+	struct pool *pool = pool_create("mailbox-changed", 1024);
+	struct store_account *account;
+	struct store_mailbox *box;
+	int ret = store_account_lookup(d->store, address, pool, &account,
+				       error_r);
+	if (ret > 0)
+		ret = store_mailbox_lookup(d->store, account->id, mailbox, pool,
+					   &box, error_r);
+	if (ret > 0)
+		store_mailbox_notify_external(d->store, box->id);
+	pool_destroy(&pool);
+	return ret;
+}
+
 void daemon_accounts_close_store(struct daemon *d)
 {
 	/* Finishes every submitted transaction: in-flight durable writes

@@ -21,7 +21,7 @@
 
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_TIMEOUT_SECS 10
-#define CONTROL_MAX_ARGS 4
+#define CONTROL_MAX_ARGS 16
 
 struct control_client;
 
@@ -95,20 +95,35 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 static void cmd_mailbox_changed(struct daemon *d, char **args, unsigned count,
 				struct buf *reply)
 {
-	const char *const bargs[] = { "mailbox-changed", args[0], args[1] };
+	/* The mailbox name is the rest of the line: names may hold spaces. */
+	struct buf name = BUF_INIT;
+	for (unsigned i = 1; i < count; i++) {
+		if (i > 1)
+			buf_append_byte(&name, ' ');
+		buf_append_str(&name, args[i]);
+	}
+	const char *const bargs[] = { "mailbox-changed", args[0],
+				      buf_cstr(&name) };
 	const char *error;
 	char q1[256], q2[256];
 	/* Sessions learn about their own process's changes through the
 	 * store's watches; this is for changes made by another process
-	 * (posthorn import), for the services that want to know. */
-	int ret = daemon_services_control(d, NULL, bargs, 3, &error);
+	 * (posthorn import): the watches are told, then any service that
+	 * wants to know. */
+	int found = daemon_accounts_mailbox_changed(d, args[0], buf_cstr(&name),
+						    &error);
+	int ret = found < 0 ? -1 : daemon_services_control(d, NULL, bargs, 3,
+							   &error);
 	if (ret < 0) {
 		buf_printf(reply, "ERR %s", error);
+		buf_free(&name);
 		return;
 	}
-	log_info(NULL, "mailbox-changed", "account=%s mailbox=%s handled=%d",
+	log_info(NULL, "mailbox-changed", "account=%s mailbox=%s found=%s handled=%d",
 		 log_quote(q1, sizeof(q1), args[0]),
-		 log_quote(q2, sizeof(q2), args[1]), ret);
+		 log_quote(q2, sizeof(q2), buf_cstr(&name)),
+		 found > 0 ? "yes" : "no", ret);
+	buf_free(&name);
 	buf_append_str(reply, "OK");
 }
 
@@ -123,7 +138,7 @@ static const struct control_command control_commands[] = {
 	{ "ping", 0, 0, cmd_ping },
 	{ "auth-flush", 1, 2, cmd_auth_flush },
 	{ "queue-wake", 0, 0, cmd_queue_wake },
-	{ "mailbox-changed", 2, 2, cmd_mailbox_changed },
+	{ "mailbox-changed", 2, CONTROL_MAX_ARGS, cmd_mailbox_changed },
 	{ "reload", 0, 0, cmd_reload },
 };
 

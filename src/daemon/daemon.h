@@ -84,6 +84,11 @@ int daemon_accounts_open(struct daemon *d, const char **error_r);
  * look the address up. Returns 1, 0 if unknown, -1 on error. */
 int daemon_accounts_auth_flush(struct daemon *d, const char *address,
 			       int64_t id, const char **error_r);
+/* Control socket "mailbox-changed": another process (posthorn import)
+ * changed the mailbox; sessions watching it are told what changed.
+ * Returns 1, 0 if the account or mailbox is unknown, -1 on error. */
+int daemon_accounts_mailbox_changed(struct daemon *d, const char *address,
+				    const char *mailbox, const char **error_r);
 /* Drains the store's writer and closes the store (after the workpool). */
 void daemon_accounts_close_store(struct daemon *d);
 /* Destroys the authentication layer (after the loops are freed). */

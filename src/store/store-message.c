@@ -78,6 +78,7 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 			 size_t size, bool convert_lf)
 {
 	memset(body, 0, sizeof(*body));
+	body->used = true;
 	if (convert_lf) {
 		body->data = store_convert_lf(data, size, &body->size);
 	} else {
@@ -86,7 +87,13 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 			memcpy(body->data, data, size);
 		body->size = size;
 	}
+}
 
+void store_new_body_parse(struct store_new_body *body)
+{
+	if (body->parsed)
+		return;
+	body->parsed = true;
 	/* The header ends with the first empty line (RFC 5322 2.1); a
 	 * message without one is all header. */
 	const uint8_t *d = body->data;
@@ -109,8 +116,8 @@ void store_new_body_init(struct store_new_body *body, const void *data,
 	body->lines = lines;
 
 #ifdef STORE_HAVE_LIBIMAP
-	/* Parsed once here, on the submitter's thread, so FETCH never
-	 * reparses and the writer thread does no parsing. */
+	/* Parsed once, before the writer sees it, so FETCH never reparses
+	 * and the writer thread does no parsing. */
 	struct pool *pool = pool_create("store parse", 4096);
 	struct mime_part *root = mime_parse(pool, body->data, body->size, NULL);
 	const char *envelope, *bodystructure, *imap_body;

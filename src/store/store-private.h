@@ -49,6 +49,8 @@ struct store_new_body {
 	char *search_headers; /* i_malloc'd, never NULL; "" = none */
 	/* Set by the backend's prepare step when the body goes to a file. */
 	char *file_name;
+	bool used;   /* this operation carries a body */
+	bool parsed; /* store_new_body_parse() done */
 };
 
 struct store_op {
@@ -228,6 +230,16 @@ struct store {
 	pthread_t writer;
 	bool writer_started;
 
+	/* The parse stage in front of it, under the same lock. While it holds
+	 * anything, every new transaction goes through it too, so the writer
+	 * still sees transactions in submission order. */
+	pthread_cond_t parse_cond;
+	struct store_txn *parse_head, *parse_tail;
+	unsigned parse_pending; /* queued or being parsed */
+	bool parse_stopping, closing;
+	pthread_t parser;
+	bool parser_started;
+
 	/* Watches by mailbox id. */
 	pthread_mutex_t watch_lock;
 	struct store_watch_shared *watches[STORE_WATCH_BUCKETS];
@@ -269,10 +281,17 @@ const char *store_keywords_normalize(struct pool *pool, const char *keywords);
 const char *store_keywords_apply(struct pool *pool, const char *old,
 				 enum store_flag_mode mode, const char *kw);
 
-/* Message bodies: converts bare LF to CRLF when asked and fills the parsed
- * fields of body (store-message.c). Takes over nothing: copies data. */
+/* Message bodies (store-message.c): init copies data, converting bare LF
+ * to CRLF when asked; parsing comes after, separately. */
 void store_new_body_init(struct store_new_body *body, const void *data,
 			 size_t size, bool convert_lf);
+/* Fills the parsed fields (header size, lines, ENVELOPE, BODYSTRUCTURE,
+ * SEARCH headers); idempotent. CPU only, linear in the size. */
+void store_new_body_parse(struct store_new_body *body);
+/* Bodies at least this large (in total per transaction) are parsed on the
+ * store's parse thread instead of the submitter's: a big message never
+ * holds up an event loop. */
+#define STORE_PARSE_OFFLOAD_BYTES (128 * 1024)
 void store_new_body_free(struct store_new_body *body);
 
 /* Notifies the watchers of every change in txns (writer thread). */

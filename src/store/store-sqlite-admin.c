@@ -536,6 +536,9 @@ bool w_mailbox_rename(struct wctx *w, struct store_op *op)
 		dst.messages = src.messages;
 		dst.unseen = src.unseen;
 		dst.size = src.size;
+		/* The messages keep their modseqs: HIGHESTMODSEQ must cover
+		 * them (RFC 7162 3.1.1). */
+		dst.modseq = src.modseq;
 		src.modseq++;
 		for (unsigned i = 0; i < count; i++) {
 			if (!w_message_delete(w, src.id, msgs[i].uid,

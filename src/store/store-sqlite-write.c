@@ -217,6 +217,7 @@ static int w_quota_check(struct wctx *w, int64_t account_id, uint64_t bytes,
 bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 		   int64_t refcount, int64_t *id_r)
 {
+	i_assert(b->parsed);
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "INSERT INTO body(refcount, size, header_size, lines, "
 		      "envelope, bodystructure, body, path, data) "

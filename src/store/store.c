@@ -97,6 +97,54 @@ static void store_writer_run_batch(struct store *store, struct store_txn **txns,
 		completion_post(&txns[i]->target, store_txn_complete, txns[i]);
 }
 
+/* Called with store->lock held. */
+static void store_writer_enqueue(struct store *store, struct store_txn *txn)
+{
+	if (store->queue_tail == NULL)
+		store->queue_head = txn;
+	else
+		store->queue_tail->next = txn;
+	store->queue_tail = txn;
+	store->queue_len++;
+	pthread_cond_signal(&store->cond);
+}
+
+static void store_txn_parse(struct store_txn *txn)
+{
+	for (unsigned i = 0; i < txn->op_count; i++) {
+		if (txn->ops[i].body.used)
+			store_new_body_parse(&txn->ops[i].body);
+	}
+}
+
+/* The parse stage: big messages are parsed here, then handed on in the
+ * order they came. */
+static void *store_parser_thread(void *arg)
+{
+	struct store *store = arg;
+	pthread_mutex_lock(&store->lock);
+	for (;;) {
+		while (store->parse_head == NULL && !store->parse_stopping)
+			pthread_cond_wait(&store->parse_cond, &store->lock);
+		struct store_txn *txn = store->parse_head;
+		if (txn == NULL)
+			break; /* stopping and drained */
+		store->parse_head = txn->next;
+		if (store->parse_head == NULL)
+			store->parse_tail = NULL;
+		txn->next = NULL;
+		pthread_mutex_unlock(&store->lock);
+
+		store_txn_parse(txn);
+
+		pthread_mutex_lock(&store->lock);
+		store_writer_enqueue(store, txn);
+		store->parse_pending--;
+	}
+	pthread_mutex_unlock(&store->lock);
+	return NULL;
+}
+
 static void *store_writer_thread(void *arg)
 {
 	struct store *store = arg;
@@ -181,6 +229,7 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	    set->alias_depth_max > 0 ? set->alias_depth_max : 8;
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_cond_init(&store->cond, NULL);
+	pthread_cond_init(&store->parse_cond, NULL);
 	pthread_mutex_init(&store->watch_lock, NULL);
 
 	/* Files the store creates are 0600, directories 0700, whatever the
@@ -201,6 +250,13 @@ int store_open(const struct store_settings *set, struct store **store_r,
 		return -1;
 	}
 	store->writer_started = true;
+	if (pthread_create(&store->parser, NULL, store_parser_thread, store) !=
+	    0) {
+		*error_r = store_error_printf("cannot start the parse thread");
+		store_close(&store);
+		return -1;
+	}
+	store->parser_started = true;
 	*store_r = store;
 	return 1;
 }
@@ -211,6 +267,15 @@ void store_close(struct store **_store)
 	if (store == NULL)
 		return;
 	*_store = NULL;
+	/* New commits are refused from here on; the parse stage drains into
+	 * the writer's queue, then the writer drains that. */
+	pthread_mutex_lock(&store->lock);
+	store->closing = true;
+	store->parse_stopping = true;
+	pthread_cond_broadcast(&store->parse_cond);
+	pthread_mutex_unlock(&store->lock);
+	if (store->parser_started)
+		pthread_join(store->parser, NULL);
 	if (store->writer_started) {
 		pthread_mutex_lock(&store->lock);
 		store->stopping = true;
@@ -223,6 +288,7 @@ void store_close(struct store **_store)
 		store->backend->close(store);
 	pthread_mutex_destroy(&store->lock);
 	pthread_cond_destroy(&store->cond);
+	pthread_cond_destroy(&store->parse_cond);
 	pthread_mutex_destroy(&store->watch_lock);
 	i_free(store->postmaster_account);
 	i_free(store->data_dir);
@@ -665,22 +731,39 @@ void store_txn_commit(struct store_txn *txn,
 	txn->callback = callback;
 	txn->ctx = ctx;
 
+	/* Small messages are parsed here (cheaper than a thread hop), big
+	 * ones on the parse thread. */
+	size_t body_bytes = 0;
+	for (unsigned i = 0; i < txn->op_count; i++) {
+		if (txn->ops[i].body.used)
+			body_bytes += txn->ops[i].body.size;
+	}
+	bool offload = body_bytes >= STORE_PARSE_OFFLOAD_BYTES;
+	if (!offload)
+		store_txn_parse(txn);
+
 	pthread_mutex_lock(&store->lock);
-	if (store->stopping) {
-		/* Closing: the writer may already be gone. The caller still
-		 * gets its callback, with a temporary error. */
+	if (store->closing) {
+		/* The writer may already be gone. The caller still gets its
+		 * callback, with a temporary error. */
 		pthread_mutex_unlock(&store->lock);
 		store_txn_fail(txn, STORE_ERR_TEMP, "the store is closing");
 		completion_post(&txn->target, store_txn_complete, txn);
 		return;
 	}
-	if (store->queue_tail == NULL)
-		store->queue_head = txn;
-	else
-		store->queue_tail->next = txn;
-	store->queue_tail = txn;
-	store->queue_len++;
-	pthread_cond_signal(&store->cond);
+	if (offload || store->parse_pending > 0) {
+		/* Behind a message being parsed even when parsed already:
+		 * the writer sees transactions in submission order. */
+		if (store->parse_tail == NULL)
+			store->parse_head = txn;
+		else
+			store->parse_tail->next = txn;
+		store->parse_tail = txn;
+		store->parse_pending++;
+		pthread_cond_signal(&store->parse_cond);
+	} else {
+		store_writer_enqueue(store, txn);
+	}
 	pthread_mutex_unlock(&store->lock);
 }
 

@@ -190,6 +190,7 @@ int store_alias_list(struct store *store, const char *domain, struct pool *pool,
  *      steps for the part before it — else postmaster (RFC 5321 4.5.1) to
  *      postmaster_account — else the catch-all alias @domain;
  *   3. targets in a local domain resolve again; others are remote.
+ * A bare "postmaster" (RFC 5321 4.1.1.3) is postmaster_account.
  * Comparison is case-insensitive. Returns 1 with at least one local
  * account or remote address, 0 when the address is unknown (SMTP 550),
  * -1 on error (or on an alias loop / depth limit: error_r says). */
@@ -331,13 +332,13 @@ struct store_message_info {
 	const char *body;	   /* IMAP BODY (non-extensible) */
 	uint64_t header_size;	   /* bytes of header incl. blank line */
 	uint64_t lines;
-	    /* CRLF count of the whole message */ /* The SEARCH header index:
-						   * one "name: value\n" line
-						   * per field of the top-level
-						   * header, name lower-cased,
-						   * value unfolded and RFC 2047
-						   * decoded (UTF-8); "" when
-						   * not indexed. */
+	/* CRLF count of the whole message */ /* The SEARCH header index:
+					       * one "name: value\n" line
+					       * per field of the top-level
+					       * header, name lower-cased,
+					       * value unfolded and RFC 2047
+					       * decoded (UTF-8); "" when
+					       * not indexed. */
 	const char *search_headers;
 };
 #define STORE_SEARCH_HEADERS_MAX (64 * 1024)
@@ -431,8 +432,11 @@ unsigned store_txn_mailbox_claim_recent(struct store_txn *txn,
 /* Delivery of one message to local recipients (SMTP). data is the whole
  * message with CRLF line ends as received (dot-unstuffed); with
  * STORE_DELIVER_CONVERT_LF bare LFs become CRLF first. The message is
- * copied and parsed (ENVELOPE, BODYSTRUCTURE, SEARCH headers) here, on the
- * calling thread: linear in its size, no I/O. The body is stored
+ * copied here; it is parsed (ENVELOPE, BODYSTRUCTURE, SEARCH headers) once,
+ * before the writer sees it: by store_txn_commit() on the calling thread
+ * for small transactions, on the store's parse thread from 128 KB of
+ * message data on, so a big message never holds up an event loop. The
+ * writer still commits transactions in submission order. The body is stored
  * once, referenced by every recipient. Each recipient's outcome is
  * separate: an over-quota recipient gets STORE_ERR_OVER_QUOTA in its slot
  * while the others receive the message; the operation itself fails only

@@ -59,3 +59,47 @@ def test_password_change_takes_effect_at_once(posthorn):
     # A deleted account cannot log in, cached or not.
     posthorn.cli("user", "del", "frank@example.com", check=True)
     assert not pop3_login(posthorn, "frank@example.com", "new-pass")
+
+
+def test_import_reaches_idle_session(posthorn, tmp_path):
+    """`posthorn import` runs in another process; the daemon is told over
+    the control socket and an IMAP session in IDLE on the mailbox sees the
+    new messages at once, also for a mailbox name with spaces."""
+    import imaplib
+    require_store()
+    if "imap" not in posthorn.ports:
+        pytest.skip("no imap listener")
+    posthorn.cli("domain", "add", "imp.example", check=True)
+    posthorn.cli("user", "add", "ann@imp.example", "--password-stdin",
+                 input="pw-ann\n", check=True)
+    mbox = tmp_path / "in.mbox"
+    mbox.write_bytes(b"From a@b Mon Nov 30 08:00:00 2026\n"
+                     b"From: a@b\nSubject: one\n\nbody one\n\n"
+                     b"From a@b Mon Nov 30 08:00:01 2026\n"
+                     b"From: a@b\nSubject: two\n\nbody two\n")
+    for mailbox in ("INBOX", "Old  Mail"):
+        imap = imaplib.IMAP4("127.0.0.1", posthorn.ports["imap"])
+        imap.login("ann@imp.example", "pw-ann")
+        if mailbox != "INBOX":
+            assert imap.create('"%s"' % mailbox)[0] == "OK"
+        typ, data = imap.select('"%s"' % mailbox)
+        assert typ == "OK" and data == [b"0"]
+        tag = imap._new_tag().decode()
+        imap.send(("%s IDLE\r\n" % tag).encode())
+        assert imap.readline().startswith(b"+")
+        res = posthorn.cli("import", "mbox", "ann@imp.example", str(mbox),
+                           "--mailbox", mailbox)
+        assert res.returncode == 0, res.stderr
+        imap.sock.settimeout(10)
+        seen = b""
+        try:
+            while b"EXISTS" not in seen:
+                seen += imap.readline()
+        except OSError:
+            pytest.fail("no EXISTS after import (%r); stderr %r; log:\n%s"
+                        % (seen, res.stderr, posthorn.log()))
+        assert re.search(rb"\* 2 EXISTS", seen), seen
+        imap.send(b"DONE\r\n")
+        while not imap.readline().startswith(tag.encode()):
+            pass
+        imap.logout()

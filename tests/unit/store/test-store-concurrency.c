@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "store-test.h"
 #include "pool.h"
+#include "buf.h"
+#include "store-private.h"
 
 #include <stdatomic.h>
 
@@ -302,12 +304,73 @@ static void test_external_changes(void **state)
 	test_tmpdir_remove(&dir);
 }
 
+struct order_ctx {
+	unsigned next, count;
+	uint32_t uids[8];
+	bool done;
+};
+
+static void order_done(struct store_txn *txn, void *context)
+{
+	struct order_ctx *o = context;
+	assert_int_equal(store_txn_error(txn, NULL), STORE_OK);
+	o->uids[o->next++] = store_txn_result(txn, 0)->uid;
+	if (o->next == o->count)
+		o->done = true;
+}
+
+/* Big messages are parsed off the submitter's thread; transactions still
+ * reach the writer in submission order (UIDs follow it). */
+static void test_parse_offload_order(void **state)
+{
+	char *dir = test_tmpdir();
+	struct store *store = test_store_open(dir, NULL);
+	int64_t alice, bob;
+	test_store_fixture(store, &alice, &bob);
+	int64_t inbox = test_mailbox_id(store, alice, "INBOX");
+
+	struct buf big = BUF_INIT;
+	buf_append_str(&big, "Subject: big\r\n\r\n");
+	while (big.len < 3 * STORE_PARSE_OFFLOAD_BYTES)
+		buf_append_str(&big, "a line of the big message body\r\n");
+	const char *small = "Subject: small\r\n\r\nx\r\n";
+
+	struct test_loop loop;
+	test_loop_init(&loop);
+	struct order_ctx o = {.count = 4};
+	const char *bodies[] = {buf_cstr(&big), small, buf_cstr(&big), small};
+	for (unsigned i = 0; i < o.count; i++) {
+		struct store_txn *txn = store_txn_create(store);
+		store_txn_append(txn, inbox, bodies[i], strlen(bodies[i]), 1, 0,
+				 NULL, 0);
+		store_txn_commit(txn, &loop.target, order_done, &o);
+	}
+	test_loop_run_until(&loop, &o.done);
+	for (unsigned i = 0; i < o.count; i++)
+		assert_int_equal(o.uids[i], i + 1);
+
+	struct pool *pool = pool_create("t", 1024);
+	struct store_message_info info;
+	const char *error;
+	assert_int_equal(
+	    store_message_get(store, inbox, 1, pool, &info, &error), 1);
+	assert_int_equal(info.msg.size, big.len);
+	assert_true(info.header_size == strlen("Subject: big\r\n\r\n"));
+	assert_true(info.lines > 1000);
+	pool_destroy(&pool);
+	buf_free(&big);
+	test_loop_deinit(&loop);
+	store_close(&store);
+	test_tmpdir_remove(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_group_commit),
 	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_external_changes),
+	    cmocka_unit_test(test_parse_offload_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,8 +238,17 @@ static void test_inbox_rename(void **state)
 	assert_int_equal(store_mailbox_status(f->store, inbox, &st, &error), 1);
 	assert_int_equal(st.messages, 0);
 	assert_int_equal(st.uidnext, u2 + 1);
+	uint64_t inbox_modseq = st.highestmodseq;
 	assert_int_equal(store_mailbox_status(f->store, old, &st, &error), 1);
 	assert_int_equal(st.messages, 2);
+	/* HIGHESTMODSEQ covers the moved messages' modseqs. */
+	assert_true(st.highestmodseq >= inbox_modseq - 1);
+	struct store_message_iter *iter =
+	    store_message_iter_init(f->store, old, 1, 0, 0);
+	struct store_message m;
+	while (store_message_iter_next(iter, &m) > 0)
+		assert_true(m.modseq <= st.highestmodseq);
+	assert_int_equal(store_message_iter_deinit(&iter, &error), 1);
 	struct store_message_info info;
 	assert_int_equal(
 	    store_message_get(f->store, old, u1, f->pool, &info, &error), 1);
