@@ -115,19 +115,21 @@ int dkim_tag_list_parse(const char *s, size_t len, dkim_tag_cb_t *cb,
 			vend--;
 		if (p < end)
 			p++; /* ';' */
-		if (name_len < sizeof(seen[0])) {
-			for (size_t i = 0; i < seen_count; i++) {
-				if (strlen(seen[i]) == name_len &&
-				    memcmp(seen[i], name, name_len) == 0) {
-					*error_r = "duplicate tag";
-					return -1;
-				}
-			}
-			if (seen_count < N_ELEMENTS(seen)) {
-				memcpy(seen[seen_count], name, name_len);
-				seen[seen_count++][name_len] = '\0';
+		/* Every tag is remembered, so a duplicate is always caught
+		 * (and no value is ever assigned twice). */
+		if (name_len >= sizeof(seen[0]) || seen_count == N_ELEMENTS(seen)) {
+			*error_r = "too many or too long tags";
+			return -1;
+		}
+		for (size_t i = 0; i < seen_count; i++) {
+			if (strlen(seen[i]) == name_len &&
+			    memcmp(seen[i], name, name_len) == 0) {
+				*error_r = "duplicate tag";
+				return -1;
 			}
 		}
+		memcpy(seen[seen_count], name, name_len);
+		seen[seen_count++][name_len] = '\0';
 		if (cb(name, name_len, value, (size_t)(vend - value), ctx,
 		       error_r) < 0)
 			return -1;
@@ -194,8 +196,13 @@ static int sig_tag(const char *name, size_t nlen, const char *v, size_t vlen,
 		bool b = nlen == 1;
 		uint8_t *data;
 		size_t dlen;
-		if (dkim_base64_decode(v, vlen, &data, &dlen) < 0 || dlen == 0) {
+		if (dkim_base64_decode(v, vlen, &data, &dlen) < 0) {
 			*error_r = "bad base64";
+			return -1;
+		}
+		if (dlen == 0) {
+			free(data);
+			*error_r = "empty b= or bh=";
 			return -1;
 		}
 		if (b) {
