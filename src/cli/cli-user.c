@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib.h"
+#include "strutil.h"
 #include "cli.h"
 #include "credentials.h"
 #include "pool.h"
@@ -136,10 +137,105 @@ static int user_list(struct cli *cli, char **args, unsigned count)
 		pool_destroy(&pool);
 		return cli_error("cannot read the store: %s", error);
 	}
-	for (unsigned i = 0; i < n; i++)
-		printf("%s%s\n", accounts[i].address,
-		       accounts[i].disabled ? " (disabled)" : "");
+	for (unsigned i = 0; i < n; i++) {
+		const struct store_account *a = &accounts[i];
+		printf("%s%s", a->address, a->disabled ? " (disabled)" : "");
+		/* Accounts with a quota show it with their usage. */
+		if (a->quota_bytes != 0 || a->quota_messages != 0) {
+			printf(" quota bytes=%llu/%llu messages=%llu/%llu",
+			       (unsigned long long)a->used_bytes,
+			       (unsigned long long)a->quota_bytes,
+			       (unsigned long long)a->used_messages,
+			       (unsigned long long)a->quota_messages);
+		}
+		putchar('\n');
+	}
 	pool_destroy(&pool);
+	return 0;
+}
+
+/* ADDRESS [--bytes N] [--messages N]: sets either limit (0 = none); with
+ * neither, prints the current quota and usage. */
+static int user_quota(struct cli *cli, char **args, unsigned count)
+{
+	const char *address = NULL;
+	uint64_t bytes = 0, messages = 0;
+	bool set_bytes = false, set_messages = false;
+
+	for (unsigned i = 0; i < count; i++) {
+		bool is_bytes = strcmp(args[i], "--bytes") == 0;
+		if (is_bytes || strcmp(args[i], "--messages") == 0) {
+			uint64_t v;
+			if (i + 1 == count ||
+			    str_to_uint64(args[i + 1], INT64_MAX, &v) < 0)
+				return cli_error("%s needs a number (0 = no limit)",
+						 args[i]);
+			if (is_bytes) {
+				bytes = v;
+				set_bytes = true;
+			} else {
+				messages = v;
+				set_messages = true;
+			}
+			i++;
+		} else if (args[i][0] == '-') {
+			return cli_error("unknown option for user quota: %s",
+					 args[i]);
+		} else if (address == NULL) {
+			address = args[i];
+		} else {
+			return cli_error("usage: posthorn user quota ADDRESS "
+					 "[--bytes N] [--messages N]");
+		}
+	}
+	if (address == NULL)
+		return cli_error("usage: posthorn user quota ADDRESS "
+				 "[--bytes N] [--messages N]");
+	char *addr = i_strdup(address);
+	struct store *store;
+	if (user_address_check(cli, addr, address, &store) != 0) {
+		i_free(addr);
+		return 1;
+	}
+	struct pool *pool = pool_create("user-quota", 1024);
+	struct store_account *account;
+	int ret = user_lookup(store, addr, pool, &account);
+	if (ret <= 0) {
+		pool_destroy(&pool);
+		i_free(addr);
+		return 1;
+	}
+	if (!set_bytes && !set_messages) {
+		printf("%s bytes=%llu/%llu messages=%llu/%llu\n", account->address,
+		       (unsigned long long)account->used_bytes,
+		       (unsigned long long)account->quota_bytes,
+		       (unsigned long long)account->used_messages,
+		       (unsigned long long)account->quota_messages);
+		pool_destroy(&pool);
+		i_free(addr);
+		return 0;
+	}
+	if (!set_bytes)
+		bytes = account->quota_bytes;
+	if (!set_messages)
+		messages = account->quota_messages;
+	pool_destroy(&pool);
+
+	struct store_txn *txn = store_txn_create(store);
+	store_txn_account_set_quota(txn, addr, bytes, messages);
+	enum store_error err = store_txn_commit_wait(txn);
+	if (err != STORE_OK) {
+		const char *text;
+		store_txn_error(txn, &text);
+		store_txn_destroy(&txn);
+		ret = cli_error("cannot set the quota of %s: %s", addr, text);
+		i_free(addr);
+		return ret;
+	}
+	store_txn_destroy(&txn);
+	printf("quota of %s: bytes=%llu messages=%llu (0 = no limit)\n", addr,
+	       (unsigned long long)bytes, (unsigned long long)messages);
+	i_free(addr);
 	return 0;
 }
 
@@ -242,6 +338,7 @@ static const struct cli_command user_commands[] = {
 	{ "list", "[DOMAIN]", 0, 1, 0, user_list },
 	{ "passwd", "ADDRESS [--password-stdin]", 1, 1, CLI_FLAG_PASSWORD_STDIN, user_passwd },
 	{ "check", "ADDRESS [--password-stdin]", 1, 1, CLI_FLAG_PASSWORD_STDIN, user_check },
+	{ "quota", "ADDRESS [--bytes N] [--messages N]", 1, 5, CLI_FLAG_OPTIONS, user_quota },
 	{ NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -310,3 +310,42 @@ def test_password_prompt_on_terminal(offline):
                            [("Password:", "one"), ("Retype password:", "two")])
     assert rc == 1
     assert "posthorn: passwords do not match" in shown
+
+
+def test_user_quota(posthorn):
+    """`user quota` sets the limits (0 = none), `user list` shows them with
+    the usage, and delivery over the limit is refused."""
+    import smtplib
+    require_store()
+    cli = posthorn.cli
+    assert cli("domain", "add", "quota.example").returncode == 0
+    assert cli("user", "add", "q@quota.example", "--password-stdin",
+               input="pw\n").returncode == 0
+    res = cli("user", "quota", "q@quota.example", "--messages", "1")
+    assert res.returncode == 0, res.stderr
+    assert cli("user", "list").stdout == \
+        "q@quota.example quota bytes=0/0 messages=0/1\n"
+    msg = b"From: a@b.example\r\nSubject: q\r\n\r\nhello\r\n"
+    with smtplib.SMTP("127.0.0.1", posthorn.ports["smtp"]) as s:
+        s.sendmail("a@b.example", ["q@quota.example"], msg)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+            s.sendmail("a@b.example", ["q@quota.example"], msg)
+        code = e.value.recipients["q@quota.example"][0]
+        assert code == 552
+    out = cli("user", "quota", "q@quota.example").stdout
+    assert re.match(r"q@quota\.example bytes=\d+/0 messages=1/1\n$", out), out
+    # 0 lifts the limit; the other limit stays as it was.
+    assert cli("user", "quota", "q@quota.example", "--messages", "0",
+               "--bytes", "100000").returncode == 0
+    assert cli("user", "quota", "q@quota.example").stdout.endswith(
+        "/100000 messages=1/0\n")
+    with smtplib.SMTP("127.0.0.1", posthorn.ports["smtp"]) as s:
+        s.sendmail("a@b.example", ["q@quota.example"], msg)
+    for args, err in ((("user", "quota", "q@quota.example", "--bytes", "x"),
+                       "--bytes needs a number"),
+                      (("user", "quota", "nobody@quota.example"),
+                       "unknown user"),
+                      (("user", "quota", "q@quota.example", "--frob", "1"),
+                       "unknown option")):
+        res = cli(*args)
+        assert res.returncode == 1 and err in res.stderr, res.stderr
