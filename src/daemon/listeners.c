@@ -129,6 +129,7 @@ static int role_open(struct daemon *d, struct daemon_listeners *dl,
 	set.too_many_message = role->service->too_many_message;
 	set.trusted_networks = c->limits.trusted_networks;
 	set.line_timeout_ms = c->limits.line_timeout * 1000;
+	set.handshake_timeout_ms = c->limits.handshake_timeout * 1000;
 	if (role->id == CONFIG_LISTEN_SMTP)
 		set.greeting_delay_ms = c->smtp.greeting_delay * 1000;
 	role->net_service = net_service_create(&set, error_r);

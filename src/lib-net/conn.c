@@ -25,8 +25,7 @@
  * that our last reply is not destroyed by a TCP reset caused by unread
  * pipelined input. */
 #define CONN_LINGER_MS 2000
-/* A TLS handshake gets at most this long, whatever the idle timeout: a
- * half-open handshake costs a connection slot and memory. */
+/* The default of net_service_settings.handshake_timeout_ms. */
 #define CONN_HANDSHAKE_TIMEOUT_MS 30000
 
 enum conn_state {
@@ -701,8 +700,12 @@ static void conn_apply_timeouts(struct conn *conn)
 
 	if (conn->state == CONN_STATE_HANDSHAKE ||
 	    conn->state == CONN_STATE_STARTTLS) {
-		if (timeout_ms == 0 || timeout_ms > CONN_HANDSHAKE_TIMEOUT_MS)
-			timeout_ms = CONN_HANDSHAKE_TIMEOUT_MS;
+		unsigned hs_ms = net_service_get_settings(conn->service)
+					 ->handshake_timeout_ms;
+		if (hs_ms == 0)
+			hs_ms = CONN_HANDSHAKE_TIMEOUT_MS;
+		if (timeout_ms == 0 || timeout_ms > hs_ms)
+			timeout_ms = hs_ms;
 	}
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	if (timeout_ms == 0)

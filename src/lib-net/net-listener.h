@@ -40,6 +40,11 @@ struct net_service_settings {
 	 * Copied. */
 	const char *too_many_message;
 
+	/* Longest a TLS handshake (implicit or after STARTTLS) may take,
+	 * whatever the idle timeout: a half-open handshake costs a
+	 * connection slot and memory. 0 = 30 seconds. */
+	unsigned handshake_timeout_ms;
+
 	/* A line (in line mode) must be complete within this long of its
 	 * first byte, so a client dripping one byte at a time cannot hold a
 	 * connection open: the idle timeout restarts with every byte. In raw

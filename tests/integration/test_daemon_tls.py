@@ -71,3 +71,21 @@ def test_tls_reload(posthorn):
         pytest.skip("no listener bound yet")
     start = posthorn.reload()
     posthorn.wait_log(r"event=tls-reloaded selfsigned=yes", start=start)
+
+
+def test_handshake_timeout_applies(posthorn_factory):
+    """[limits] handshake_timeout bounds a TLS handshake that never comes:
+    a client that connects to imaps and sends nothing is dropped with a
+    handshake-timeout log line, well before the idle timeout (1 h here)."""
+    server = posthorn_factory(extra="[limits]\nhandshake_timeout = 1s\n"
+                                    "imap_idle_timeout = 1h\n")
+    if "imaps" not in bound_listeners(server):
+        pytest.skip("imaps is not built in yet")
+    s = socket.create_connection(("127.0.0.1", server.ports["imaps"]),
+                                 timeout=60)
+    try:
+        # 15 s: half the default, so only the configured 1 s can pass.
+        server.wait_log(r'event=tls_failed error="handshake timeout"', 15)
+        assert s.recv(1) == b""  # closed by the server
+    finally:
+        s.close()
