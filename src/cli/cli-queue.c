@@ -315,7 +315,12 @@ static int queue_show(struct cli *cli, char **args, unsigned count)
 	return ret;
 }
 
-/* Makes the deferred recipients of queue_id (0 = all) due now. Returns
+/* Makes the deferred recipients of queue_id (0 = all) due now, in the
+ * store rather than only in the daemon: a daemon-side flush loads at most
+ * one run's worth of messages, and a stopped daemon would forget it.
+ * Known cost: the daemon derives an attempt's predecessor time from
+ * next_attempt, so a flush soon after a delay notice can bring a second
+ * one (the queue keeps no "notified" flag in the store). Returns
  * 1 and *count_r, 0 for an unknown message, or -1 after cli_error(). */
 static int queue_reschedule(struct cli *cli, int64_t queue_id,
 			    unsigned *count_r)
