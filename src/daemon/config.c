@@ -110,6 +110,7 @@ static const struct config_key config_keys[] = {
 	{ "smtp", "vrfy", CT_KEYWORD, OFF(smtp.vrfy), 0, 0, "ambiguous", 0, verify_keywords },
 	{ "smtp", "expn", CT_KEYWORD, OFF(smtp.expn), 0, 0, "off", 0, verify_keywords },
 	{ "pop3", "allow_plaintext_loopback", CT_BOOL, OFF(pop3.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
+	{ "submission", "allow_plaintext_loopback", CT_BOOL, OFF(submission.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
 };
 
 #define CONFIG_KEY_COUNT N_ELEMENTS(config_keys)

@@ -140,6 +140,11 @@ struct config {
 		/* USER/PASS and AUTH without TLS from loopback peers. */
 		bool allow_plaintext_loopback;
 	} pop3;
+
+	struct {
+		/* AUTH without TLS from loopback peers (port 587). */
+		bool allow_plaintext_loopback;
+	} submission;
 };
 
 /* The listener's config name ("smtp", "imaps", ...). */

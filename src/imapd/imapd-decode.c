@@ -6,32 +6,6 @@
 /* Content-Transfer-Encoding decoding for BINARY (RFC 3516) and for SEARCH
  * BODY/TEXT, which match the decoded text. */
 
-static int b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* RFC 2045 section 6.8 (base64) and 6.7 (quoted-printable) decoding, for
  * BINARY (RFC 3516). Returns -1 for an unknown encoding. */
 int imapd_cte_decode(const char *cte, const uint8_t *in, size_t len,
@@ -48,7 +22,7 @@ int imapd_cte_decode(const char *cte, const uint8_t *in, size_t len,
 		for (size_t i = 0; i < len; i++) {
 			if (in[i] == '=')
 				break;
-			int v = b64val(in[i]);
+			int v = base64_digit_value(in[i]);
 			if (v < 0)
 				continue;
 			bits = (bits << 6) | (uint32_t)v;
@@ -66,10 +40,10 @@ int imapd_cte_decode(const char *cte, const uint8_t *in, size_t len,
 				buf_append_byte(out, in[i]);
 				continue;
 			}
-			if (i + 2 < len + 0 && hexval(in[i + 1]) >= 0 &&
-			    hexval(in[i + 2]) >= 0) {
-				buf_append_byte(out, (uint8_t)(hexval(in[i + 1]) * 16 +
-							       hexval(in[i + 2])));
+			if (i + 2 < len + 0 && hex_digit_value(in[i + 1]) >= 0 &&
+			    hex_digit_value(in[i + 2]) >= 0) {
+				buf_append_byte(out, (uint8_t)(hex_digit_value(in[i + 1]) * 16 +
+							       hex_digit_value(in[i + 2])));
 				i += 2;
 				continue;
 			}

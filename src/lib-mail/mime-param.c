@@ -316,17 +316,6 @@ int mime_disposition_parse(struct pool *pool, const char *value,
 	return *disposition_r[0] != '\0' ? 1 : 0;
 }
 
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int rfc2231_value_decode(struct pool *pool, const char *value,
 			 const char **utf8_r, const char **language_r)
 {
@@ -347,8 +336,8 @@ int rfc2231_value_decode(struct pool *pool, const char *value,
 	for (const char *s = text; *s != '\0'; s++) {
 		int hi, lo;
 
-		if (*s == '%' && (hi = hex_value((uint8_t)s[1])) >= 0 &&
-		    (lo = hex_value((uint8_t)s[2])) >= 0) {
+		if (*s == '%' && (hi = hex_digit_value((uint8_t)s[1])) >= 0 &&
+		    (lo = hex_digit_value((uint8_t)s[2])) >= 0) {
 			buf_append_byte(&raw, (uint8_t)(hi * 16 + lo));
 			s += 2;
 		} else {

@@ -147,32 +147,6 @@ int charset_to_utf8(const char *charset, const uint8_t *data, size_t size,
 	return 0;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* RFC 2047 section 4.1; lenient: stops at '=' padding, skips junk. */
 static void decode_b(const uint8_t *s, size_t len, struct buf *dest)
 {
@@ -184,7 +158,7 @@ static void decode_b(const uint8_t *s, size_t len, struct buf *dest)
 
 		if (s[i] == '=')
 			break;
-		if ((v = b64val(s[i])) < 0)
+		if ((v = base64_digit_value(s[i])) < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
@@ -204,8 +178,8 @@ static void decode_q(const uint8_t *s, size_t len, struct buf *dest)
 		if (s[i] == '_') {
 			buf_append_byte(dest, ' ');
 		} else if (s[i] == '=' && i + 2 < len &&
-			   (hi = hexval(s[i + 1])) >= 0 &&
-			   (lo = hexval(s[i + 2])) >= 0) {
+			   (hi = hex_digit_value(s[i + 1])) >= 0 &&
+			   (lo = hex_digit_value(s[i + 2])) >= 0) {
 			buf_append_byte(dest, (uint8_t)(hi * 16 + lo));
 			i += 2;
 		} else {

@@ -176,17 +176,6 @@ int smtp_command_parse_line(struct pool *pool, const char *line, size_t len,
  * hexchar = "+" 2HEXDIG upper case (RFC 3461 section 4). Lower-case hex
  * digits are tolerated. A decoded NUL is refused: the result is a C
  * string. */
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int smtp_xtext_decode(const char *s, struct pool *pool, const char **out_r)
 {
 	size_t len = strlen(s);
@@ -195,8 +184,8 @@ int smtp_xtext_decode(const char *s, struct pool *pool, const char **out_r)
 	for (const char *p = s; *p != '\0'; p++) {
 		unsigned char c = *p;
 		if (c == '+') {
-			int hi = hex_value(p[1]), lo;
-			if (hi < 0 || (lo = hex_value(p[2])) < 0)
+			int hi = hex_digit_value(p[1]), lo;
+			if (hi < 0 || (lo = hex_digit_value(p[2])) < 0)
 				return -1;
 			if (hi == 0 && lo == 0)
 				return -1;

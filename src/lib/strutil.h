@@ -22,6 +22,12 @@ int str_to_uint64_n(const char *s, size_t len, uint64_t max, uint64_t *r);
  * past leading whitespace. */
 char *str_trim(char *s);
 
+/* Value of a hexadecimal digit (either case), or -1. */
+int hex_digit_value(unsigned char c);
+/* Value of a base64 digit (RFC 4648 section 4 alphabet: A-Z a-z 0-9 + /),
+ * or -1 (padding '=' included). */
+int base64_digit_value(unsigned char c);
+
 /* Constant-time comparison of two equal-length buffers. */
 bool mem_equals_timing_safe(const void *a, const void *b, size_t len);
 

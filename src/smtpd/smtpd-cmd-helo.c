@@ -49,6 +49,7 @@ void smtpd_cmd_ehlo(struct smtpd_session *session, const char *args)
 	buf_append_str(&b, "250-SMTPUTF8\r\n");
 	buf_append_str(&b, "250-CHUNKING\r\n");
 	buf_append_str(&b, "250-DSN\r\n");
+	smtpd_submission_ehlo(session, &b);
 	/* RFC 3207 section 4.2: not offered again once TLS is on. */
 	if (!conn_is_tls(session->conn) && conn_can_starttls(session->conn))
 		buf_append_str(&b, "250-STARTTLS\r\n");

@@ -28,6 +28,10 @@ void smtpd_cmd_mail(struct smtpd_session *session, const char *args)
 		pool_clear(session->txn_pool);
 		return;
 	}
+	if (!smtpd_submission_mail(session, &mail)) {
+		pool_clear(session->txn_pool);
+		return;
+	}
 	session->mail = mail;
 	session->state = SMTPD_STATE_MAIL;
 	log_session_id_new(session->queue_id);
@@ -204,6 +208,19 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 		ret = store_domain_exists(store, rcpt.path.domain, &store_error);
 		if (ret < 0)
 			goto temp_failure;
+		if (ret == 0 && session->server->submission &&
+		    smtpd_submission_authenticated(session)) {
+			/* RFC 6409 section 1: the authenticated user may
+			 * send anywhere; the queue takes it. */
+			add_remote(session, address, address, &rcpt);
+			add_rcpt(session, address, &rcpt, false);
+			session->state = SMTPD_STATE_RCPT;
+			log_debug(session->sid, "smtp_rcpt",
+				  "queue_id=%s to=%s remote=1",
+				  session->queue_id, quoted);
+			smtpd_reply(session, 250, "2.1.5", "Ok");
+			return;
+		}
 		if (ret == 0) {
 			smtpd_reply(session, 550, "5.7.1",
 				    "Relay access denied");

@@ -90,8 +90,10 @@ void smtpd_deliver_begin(struct smtpd_session *session)
 		protocol = tls_version != NULL ? "ESMTPS" : "ESMTP";
 	else
 		protocol = "SMTP";
-	buf_printf(msg, "\tby %s (Posthorn) with %s id %s",
+	/* RFC 3848 section 1 / RFC 6531 3.7.3: "A" for authenticated. */
+	buf_printf(msg, "\tby %s (Posthorn) with %s%s id %s",
 		   session->config->server.hostname, protocol,
+		   smtpd_submission_authenticated(session) ? "A" : "",
 		   session->queue_id);
 	if (session->rcpt_count == 1)
 		buf_printf(msg, "\r\n\tfor <%s>", session->rcpts[0].address);
@@ -370,6 +372,8 @@ void smtpd_deliver_commit(struct smtpd_session *session)
 	enum store_deliver_flags flags = 0;
 
 	i_assert(session->account_count > 0 || session->remote_count > 0);
+	if (!smtpd_submission_data(session))
+		return;
 	/* BDAT content may have bare LFs (DATA refuses them). */
 	if (session->state != SMTPD_STATE_DATA)
 		flags |= STORE_DELIVER_CONVERT_LF;

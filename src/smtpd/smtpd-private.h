@@ -15,6 +15,7 @@
 struct conn;
 struct config;
 struct store;
+struct auth_server;
 
 /* Where a session is in the dialogue (RFC 5321 section 4.1.4). */
 enum smtpd_state {
@@ -27,6 +28,7 @@ enum smtpd_state {
 	SMTPD_STATE_CHUNK,  /* reading a BDAT chunk (raw mode) */
 	SMTPD_STATE_COMMIT, /* waiting for the store; input paused */
 	SMTPD_STATE_TLS,    /* STARTTLS handshake; input paused */
+	SMTPD_STATE_AUTH,   /* reading SASL responses (submission) */
 	SMTPD_STATE_QUIT,   /* closing */
 };
 #define SMTPD_STATE_BIT(s) (1u << (s))
@@ -37,6 +39,12 @@ struct smtpd_server {
 	struct store *store;
 	pthread_mutex_t config_lock;
 	struct config *config; /* current; sessions take a reference */
+	/* The submission roles (587, 465): AUTH, relaying for the
+	 * authenticated user (smtpd-submission.c). */
+	bool submission;
+	struct auth_server *auth;
+	/* [submission] allow_plaintext_loopback; set on reload. */
+	_Atomic bool plaintext_loopback;
 };
 
 struct smtpd_rcpt {
@@ -92,6 +100,9 @@ struct smtpd_session {
 	struct smtp_error bdat_error;
 	enum smtpd_state bdat_prev_state; /* for a refused BDAT outside one */
 	uint64_t bdat_total;
+
+	/* Submission (smtpd-submission.c); NULL/0 on the MX role. */
+	struct smtpd_submission *sub;
 };
 
 /* A command: its handler and the states it may run in. out_of_order is the
@@ -133,6 +144,7 @@ void smtpd_cmd_help(struct smtpd_session *session, const char *args);
 void smtpd_cmd_vrfy(struct smtpd_session *session, const char *args);
 void smtpd_cmd_expn(struct smtpd_session *session, const char *args);
 void smtpd_cmd_starttls(struct smtpd_session *session, const char *args);
+void smtpd_cmd_auth(struct smtpd_session *session, const char *args);
 
 /* DATA content and BDAT chunks (smtpd-cmd-data.c). */
 void smtpd_data_line(struct smtpd_session *session, const uint8_t *line,
@@ -146,5 +158,34 @@ void smtpd_bdat_raw(struct smtpd_session *session, const uint8_t *data,
  * message, answering after the commit. */
 void smtpd_deliver_begin(struct smtpd_session *session);
 void smtpd_deliver_commit(struct smtpd_session *session);
+
+/* Shared by the roles (smtpd.c). */
+extern const struct conn_handlers smtpd_handlers;
+void smtpd_reload(void *context, struct config *config);
+void smtpd_deinit(void *context);
+
+/* Submission (smtpd-submission.c, smtpd-cmd-auth.c). Each is a no-op or
+ * returns true on the MX role. */
+/* EHLO: appends "250-AUTH ..." when AUTH may be used now. */
+void smtpd_submission_ehlo(struct smtpd_session *session, struct buf *reply);
+/* MAIL: 530 without AUTH, 553 for a sender the user does not own.
+ * Returns false after replying. */
+bool smtpd_submission_mail(struct smtpd_session *session,
+			   const struct smtp_mail_args *mail);
+/* End of data: 550 for a From: the user does not own; adds Message-ID
+ * and Date when missing. Returns false after replying and ending the
+ * transaction. */
+bool smtpd_submission_data(struct smtpd_session *session);
+/* A SASL response line while in SMTPD_STATE_AUTH. */
+void smtpd_auth_line(struct smtpd_session *session, const uint8_t *line,
+		     size_t len);
+/* A SASL response over the line limit: the exchange is cancelled. */
+void smtpd_auth_line_too_long(struct smtpd_session *session);
+/* "SA" after "ESMTP" in Received (RFC 3848) when authenticated. */
+bool smtpd_submission_authenticated(const struct smtpd_session *session);
+/* TLS started: forgets the authentication (RFC 3207 section 4.2). */
+void smtpd_submission_reset(struct smtpd_session *session);
+/* on_close: frees the submission state. */
+void smtpd_submission_free(struct smtpd_session *session);
 
 #endif

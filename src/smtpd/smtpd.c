@@ -34,6 +34,9 @@ static const struct smtpd_command smtpd_commands[] = {
 	{SMTP_VERB_EXPN, smtpd_cmd_expn, S_CMD & ~S(BDAT), NULL},
 	{SMTP_VERB_STARTTLS, smtpd_cmd_starttls, S(INIT) | S(READY),
 	 "Error: STARTTLS inside a mail transaction"},
+	/* The MX answers 502 and submission 503 in a transaction: the
+	 * handler decides (smtpd-cmd-auth.c). */
+	{SMTP_VERB_AUTH, smtpd_cmd_auth, S_CMD, NULL},
 };
 
 static const char *out_of_order_text(const struct smtpd_session *session,
@@ -151,6 +154,8 @@ static void smtpd_on_connect(struct conn *conn)
 	 * and bare LFs of BDAT content are converted. */
 	session->caps = SMTP_CAP_SIZE | SMTP_CAP_8BITMIME | SMTP_CAP_SMTPUTF8 |
 		SMTP_CAP_DSN;
+	if (server->submission)
+		session->caps |= SMTP_CAP_AUTH;
 	conn_set_context(conn, session);
 	smtpd_reply(session, 220, NULL, "%s ESMTP Posthorn",
 		    session->config->server.hostname);
@@ -190,12 +195,8 @@ static void smtpd_command_line(struct smtpd_session *session,
 	}
 	cmd = command_find(command.verb);
 	if (cmd == NULL) {
-		if (command.verb == SMTP_VERB_AUTH)
-			smtpd_reply(session, 502, "5.5.1",
-				    "Error: authentication not enabled");
-		else
-			smtpd_reply(session, 500, "5.5.2",
-				    "Error: command not recognized");
+		smtpd_reply(session, 500, "5.5.2",
+			    "Error: command not recognized");
 		smtpd_client_error(session);
 		return;
 	}
@@ -217,6 +218,10 @@ static void smtpd_on_line(struct conn *conn, const uint8_t *line, size_t len,
 	case SMTPD_STATE_DATA:
 		smtpd_data_line(session, line, len, crlf);
 		return;
+	case SMTPD_STATE_AUTH:
+		smtpd_auth_line(session, line, len);
+		pool_clear(session->cmd_pool);
+		return;
 	case SMTPD_STATE_COMMIT:
 	case SMTPD_STATE_TLS:
 	case SMTPD_STATE_QUIT:
@@ -236,6 +241,10 @@ static void smtpd_on_line_too_long(struct conn *conn)
 
 	if (session->state == SMTPD_STATE_DATA) {
 		smtpd_data_line_too_long(session);
+		return;
+	}
+	if (session->state == SMTPD_STATE_AUTH) {
+		smtpd_auth_line_too_long(session);
 		return;
 	}
 	smtpd_reply(session, 500, "5.5.2", "Error: line too long");
@@ -259,6 +268,7 @@ static void smtpd_on_tls_done(struct conn *conn, bool ok)
 	 * client must EHLO again. */
 	session->helo = NULL;
 	session->ehlo = false;
+	smtpd_submission_reset(session);
 	smtpd_transaction_end(session);
 }
 
@@ -291,6 +301,7 @@ static void smtpd_on_close(struct conn *conn)
 
 	if (session == NULL)
 		return;
+	smtpd_submission_free(session);
 	smtpd_transaction_reset(session);
 	pool_destroy(&session->txn_pool);
 	pool_destroy(&session->cmd_pool);
@@ -300,7 +311,7 @@ static void smtpd_on_close(struct conn *conn)
 	i_free(session);
 }
 
-static const struct conn_handlers smtpd_handlers = {
+const struct conn_handlers smtpd_handlers = {
 	.on_connect = smtpd_on_connect,
 	.on_line = smtpd_on_line,
 	.on_line_too_long = smtpd_on_line_too_long,
@@ -330,7 +341,7 @@ static int smtpd_init(const struct service_env *env, void **context_r,
 	return 0;
 }
 
-static void smtpd_reload(void *context, struct config *config)
+void smtpd_reload(void *context, struct config *config)
 {
 	struct smtpd_server *server = context;
 	struct config *old;
@@ -343,7 +354,7 @@ static void smtpd_reload(void *context, struct config *config)
 	config_unref(&old);
 }
 
-static void smtpd_deinit(void *context)
+void smtpd_deinit(void *context)
 {
 	struct smtpd_server *server = context;
 
@@ -363,5 +374,7 @@ const struct service smtpd_service_smtp = {
 
 const struct service *const smtpd_services[] = {
 	&smtpd_service_smtp,
+	&smtpd_service_submission,
+	&smtpd_service_submissions,
 	NULL,
 };

@@ -142,6 +142,29 @@ static int store_resolve_exact(struct store_resolve_ctx *ctx,
 	return store_resolve_add_id(ctx, id);
 }
 
+/* With no postmaster account configured (or it no longer exists), mail
+ * to postmaster@domain still has to reach a person: the domain's oldest
+ * account, normally the one its administrator created first. */
+static int store_resolve_domain_admin(struct store_resolve_ctx *ctx,
+				      const char *domain)
+{
+	struct store_account *accounts;
+	unsigned count;
+	const char *error;
+	if (store_account_list(ctx->store, domain, ctx->pool, &accounts, &count,
+			       &error) < 0) {
+		ctx->error = error;
+		return -1;
+	}
+	int64_t oldest = -1;
+	for (unsigned i = 0; i < count; i++) {
+		if (!accounts[i].disabled &&
+		    (oldest < 0 || accounts[i].id < oldest))
+			oldest = accounts[i].id;
+	}
+	return oldest < 0 ? 0 : store_resolve_add_id(ctx, oldest);
+}
+
 /* 1 resolved (something added), 0 unknown local address, -1 error. A
  * remote address is added as it is and counts as resolved. */
 static int store_resolve_address(struct store_resolve_ctx *ctx,
@@ -183,10 +206,14 @@ static int store_resolve_address(struct store_resolve_ctx *ctx,
 	}
 
 	/* RFC 5321 4.5.1: postmaster@ every domain must be deliverable. */
-	if (strcmp(local, "postmaster") == 0 &&
-	    store->postmaster_account != NULL &&
-	    strcmp(norm, store->postmaster_account) != 0) {
-		ret = store_resolve_exact(ctx, store->postmaster_account);
+	if (strcmp(local, "postmaster") == 0) {
+		if (store->postmaster_account != NULL &&
+		    strcmp(norm, store->postmaster_account) != 0) {
+			ret = store_resolve_exact(ctx, store->postmaster_account);
+			if (ret != 0)
+				return ret;
+		}
+		ret = store_resolve_domain_admin(ctx, domain);
 		if (ret != 0)
 			return ret;
 	}

@@ -34,10 +34,11 @@ APPEND_FLAGS = ((), ("\\Seen",), ("\\Seen", "\\Flagged"),
                 ("\\Answered", "\\Draft"))
 
 
-def message(token):
-    return ("From: load@example.net\r\nTo: %s\r\nSubject: %s\r\n"
+def message(token, sender="load@example.net"):
+    return ("From: %s\r\nTo: %s\r\nSubject: %s\r\n"
             "Message-ID: <%s@reliability>\r\n\r\nbody of %s\r\n%s\r\n"
-            % (USER, token, token, token, "x" * (hash(token) % 3000))).encode()
+            % (sender, USER, token, token, token,
+               "x" * (hash(token) % 3000))).encode()
 
 
 class Load:
@@ -103,8 +104,9 @@ class Load:
                 while not self.stop.is_set():
                     token = "q%d-%d-%d" % (self.rnd, idx, n)
                     n += 1
+                    # Submission refuses a From: the user does not own.
                     s.sendmail(USER, ["%s@remote.test" % token],
-                               message(token))
+                               message(token, sender=USER))
                     with self.lock:
                         self.queued.add(token)
             except (OSError, smtplib.SMTPException):

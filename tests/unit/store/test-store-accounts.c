@@ -315,12 +315,19 @@ static void test_subaddress_settings(void **state)
 	assert_int_equal(res.account_ids[0], alice);
 	assert_int_equal(
 	    store_resolve(store, "alice+x@example.com", pool, &res, &error), 0);
-	/* No postmaster account configured: unknown. */
+	/* No postmaster account configured: a bare <postmaster> has no
+	 * domain to go by and is unknown, but postmaster@ a local domain
+	 * still reaches a person (RFC 5321 4.5.1): its oldest account. */
 	assert_int_equal(store_resolve(store, "postmaster", pool, &res, &error),
 			 0);
 	assert_int_equal(
 	    store_resolve(store, "postmaster@example.com", pool, &res, &error),
-	    0);
+	    1);
+	assert_int_equal(res.account_count, 1);
+	assert_int_equal(res.account_ids[0], MIN(alice, bob));
+	assert_int_equal(
+	    store_resolve(store, "postmaster@nowhere.example", pool, &res,
+			  &error), 0);
 	store_close(&store);
 
 	set.no_subaddress = true;
