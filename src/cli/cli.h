@@ -47,6 +47,7 @@ extern const struct cli_family cli_family_alias;
 extern const struct cli_family cli_family_import;
 extern const struct cli_family cli_family_export;
 extern const struct cli_family cli_family_dkim;
+extern const struct cli_family cli_family_queue;
 
 /* Prints "posthorn: <message>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) ATTR_FORMAT(1, 2);

@@ -15,6 +15,7 @@ static const struct cli_family *const cli_families[] = {
 	&cli_family_alias,
 	&cli_family_import,
 	&cli_family_export,
+	&cli_family_queue,
 #endif
 #ifdef HAVE_DKIM
 	&cli_family_dkim,

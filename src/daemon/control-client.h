@@ -9,6 +9,7 @@
  *   ping                          -> OK pong
  *   auth-flush ADDRESS [ID]       -> OK   drop cached authentications
  *   queue-wake                    -> OK   retry the outbound queue now
+ *   queue-kick                    -> OK   send what is due now (no flush)
  *   mailbox-changed ADDRESS BOX   -> OK   new mail for IDLE sessions
  *   reload                        -> OK   as SIGHUP
  *

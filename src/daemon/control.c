@@ -92,6 +92,22 @@ static void cmd_queue_wake(struct daemon *d, char **args, unsigned count,
 	buf_append_str(reply, "OK");
 }
 
+/* Runs the queue for what is due now, without the flush of queue-wake:
+ * `posthorn queue retry ID` made one message due in the store. */
+static void cmd_queue_kick(struct daemon *d, char **args, unsigned count,
+			   struct buf *reply)
+{
+	static const char *const kick[] = { "kick" };
+	const char *error;
+	int ret = daemon_services_control(d, "queue", kick, 1, &error);
+	if (ret < 0) {
+		buf_printf(reply, "ERR %s", error);
+		return;
+	}
+	log_debug(NULL, "queue-kick", "handled=%s", ret > 0 ? "yes" : "no");
+	buf_append_str(reply, "OK");
+}
+
 static void cmd_mailbox_changed(struct daemon *d, char **args, unsigned count,
 				struct buf *reply)
 {
@@ -138,6 +154,7 @@ static const struct control_command control_commands[] = {
 	{ "ping", 0, 0, cmd_ping },
 	{ "auth-flush", 1, 2, cmd_auth_flush },
 	{ "queue-wake", 0, 0, cmd_queue_wake },
+	{ "queue-kick", 0, 0, cmd_queue_kick },
 	{ "mailbox-changed", 2, CONTROL_MAX_ARGS, cmd_mailbox_changed },
 	{ "reload", 0, 0, cmd_reload },
 };

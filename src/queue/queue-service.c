@@ -7,7 +7,7 @@
 
 /* The outbound queue as a posthornd background service (service.h): it
  * answers on no listener, starts with the daemon on the first I/O loop and
- * takes the control socket's "queue-wake". */
+ * takes the control socket's "queue-wake" and "queue-kick". */
 
 static int queue_service_init(const struct service_env *env, void **context_r,
 			      const char **error_r)
@@ -49,13 +49,17 @@ static int queue_service_control(void *context, const char *const *args,
 {
 	struct queue_daemon *qd = context;
 
-	if (count < 1 || strcmp(args[0], "wake") != 0)
+	bool kick = count >= 1 && strcmp(args[0], "kick") == 0;
+	if (count < 1 || (strcmp(args[0], "wake") != 0 && !kick))
 		return 0;
 	if (qd == NULL) {
 		*error_r = "no outbound queue (no store)";
 		return -1;
 	}
-	queue_daemon_wake(qd);
+	if (kick)
+		queue_daemon_kick(qd);
+	else
+		queue_daemon_wake(qd);
 	return 1;
 }
 

@@ -37,6 +37,7 @@ enum store_op_type {
 	STORE_OP_ENQUEUE,
 	STORE_OP_QUEUE_UPDATE,
 	STORE_OP_QUEUE_DELETE,
+	STORE_OP_QUEUE_RESCHEDULE,
 };
 
 /* A message body on its way in: converted and parsed on the submitter's

@@ -184,3 +184,35 @@ bool w_queue_delete(struct wctx *w, struct store_op *op)
 		return w_fail(w, STORE_ERR_NOT_FOUND, "no such queued message");
 	return ret > 0;
 }
+
+bool w_queue_reschedule(struct wctx *w, struct store_op *op)
+{
+	if (op->queue_id != 0) {
+		sqlite3_stmt *stmt =
+		    w_stmt(w, "SELECT 1 FROM queue_message WHERE id=?1");
+		if (stmt == NULL)
+			return false;
+		sqlite3_bind_int64(stmt, 1, op->queue_id);
+		int rc = w_step(w, stmt);
+		sqlite3_reset(stmt);
+		if (rc < 0)
+			return false;
+		if (rc == SQLITE_DONE)
+			return w_fail(w, STORE_ERR_NOT_FOUND,
+				      "no such queued message");
+	}
+	/* Only the schedule changes: the attempt count drives the backoff
+	 * and must survive an early retry. */
+	sqlite3_stmt *stmt =
+	    w_stmt(w, "UPDATE queue_recipient SET next_attempt=?2 WHERE "
+		      "state=0 AND next_attempt>?2 AND (?1=0 OR queue_id=?1)");
+	if (stmt == NULL)
+		return false;
+	sqlite3_bind_int64(stmt, 1, op->queue_id);
+	sqlite3_bind_int64(stmt, 2, (int64_t)op->internaldate);
+	if (!w_done(w, stmt))
+		return false;
+	op->result.count = (unsigned)w_changes(w);
+	op->result.id = op->queue_id;
+	return true;
+}

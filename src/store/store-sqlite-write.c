@@ -888,6 +888,8 @@ static bool w_apply_op(struct wctx *w, struct store_op *op)
 		return w_queue_update(w, op);
 	case STORE_OP_QUEUE_DELETE:
 		return w_queue_delete(w, op);
+	case STORE_OP_QUEUE_RESCHEDULE:
+		return w_queue_reschedule(w, op);
 	}
 	i_unreached();
 }

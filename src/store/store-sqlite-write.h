@@ -83,6 +83,7 @@ bool w_claim_recent(struct wctx *w, struct store_op *op);
 bool w_enqueue(struct wctx *w, struct store_op *op);
 bool w_queue_update(struct wctx *w, struct store_op *op);
 bool w_queue_delete(struct wctx *w, struct store_op *op);
+bool w_queue_reschedule(struct wctx *w, struct store_op *op);
 /* Bodies (store-sqlite-write.c). */
 bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 		   int64_t refcount, int64_t *id_r);

@@ -719,6 +719,17 @@ unsigned store_txn_queue_delete(struct store_txn *txn, int64_t queue_id)
 	return idx;
 }
 
+unsigned store_txn_queue_reschedule(struct store_txn *txn, int64_t queue_id,
+				    time_t when)
+{
+	unsigned idx;
+	struct store_op *op =
+	    store_txn_op_new(txn, STORE_OP_QUEUE_RESCHEDULE, &idx);
+	op->queue_id = queue_id;
+	op->internaldate = when;
+	return idx;
+}
+
 void store_txn_commit(struct store_txn *txn,
 		      const struct completion_target *target,
 		      store_txn_callback_t *callback, void *ctx)

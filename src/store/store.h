@@ -658,6 +658,13 @@ unsigned store_txn_queue_update(struct store_txn *txn, int64_t rcpt_id,
 				time_t next_attempt, const char *last_error);
 /* Drops a queued message with all its recipients (admin). */
 unsigned store_txn_queue_delete(struct store_txn *txn, int64_t queue_id);
+/* Makes deferred recipients due (admin flush and retry): every pending
+ * recipient of queue_id (0 = of every queued message) whose next attempt
+ * is later than when gets next_attempt = when; attempts and the last
+ * error are kept. Result count: the recipients changed. NOT_FOUND when
+ * queue_id is given and no such message is queued. */
+unsigned store_txn_queue_reschedule(struct store_txn *txn, int64_t queue_id,
+				    time_t when);
 
 /* One recipient of a queued message, with the message's envelope. */
 struct store_queue_item {

@@ -140,6 +140,116 @@ static void test_queue_lifecycle(void **state)
 	store_txn_destroy(&txn);
 }
 
+static unsigned queue_reschedule(struct fixture *f, int64_t queue_id,
+				 time_t when, enum store_error *err_r)
+{
+	struct store_txn *txn = store_txn_create(f->store);
+	unsigned op = store_txn_queue_reschedule(txn, queue_id, when);
+	*err_r = store_txn_commit_wait(txn);
+	unsigned count = store_txn_result(txn, op)->count;
+	store_txn_destroy(&txn);
+	return count;
+}
+
+static int64_t enqueue_two(struct fixture *f, int64_t *r1, int64_t *r2)
+{
+	struct store_queue_envelope env = {.sender = "alice@example.com"};
+	struct store_queue_rcpt rcpts[] = {
+	    {.address = "x@remote.test"},
+	    {.address = "y@remote.test"},
+	};
+	struct store_txn *txn = store_txn_create(f->store);
+	unsigned op =
+	    store_txn_enqueue(txn, msg, strlen(msg), &env, rcpts, 2, 0);
+	assert_int_equal(store_txn_commit_wait(txn), STORE_OK);
+	int64_t queue_id = store_txn_result(txn, op)->id;
+	store_txn_destroy(&txn);
+
+	struct store_queue_item *items;
+	unsigned count;
+	const char *error;
+	assert_int_equal(
+	    store_queue_due(f->store, 0, 0, f->pool, &items, &count, &error),
+	    1);
+	*r1 = *r2 = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (items[i].queue_id != queue_id)
+			continue;
+		if (*r1 == 0)
+			*r1 = items[i].rcpt_id;
+		else
+			*r2 = items[i].rcpt_id;
+	}
+	assert_true(*r1 > 0 && *r2 > 0);
+	return queue_id;
+}
+
+/* The admin flush/retry: deferred recipients become due, nothing else
+ * changes. */
+static void test_queue_reschedule(void **state)
+{
+	struct fixture *f = *state;
+	time_t now = time(NULL);
+	enum store_error err;
+	int64_t a1, a2, b1, b2;
+	int64_t qa = enqueue_two(f, &a1, &a2);
+	int64_t qb = enqueue_two(f, &b1, &b2);
+
+	/* a1 deferred, a2 not tried yet (due), b1 and b2 deferred. */
+	assert_int_equal(queue_update(f, a1, STORE_QUEUE_PENDING, now + 600,
+				      "421 try later"),
+			 STORE_OK);
+	assert_int_equal(queue_update(f, b1, STORE_QUEUE_PENDING, now + 900,
+				      "connection refused"),
+			 STORE_OK);
+	assert_int_equal(queue_update(f, b2, STORE_QUEUE_PENDING, now + 900,
+				      "connection refused"),
+			 STORE_OK);
+
+	/* One message: only its deferred recipient moves. */
+	assert_int_equal(queue_reschedule(f, qa, now, &err), 1);
+	assert_int_equal(err, STORE_OK);
+	struct store_queue_item *items;
+	unsigned count;
+	const char *error;
+	assert_int_equal(
+	    store_queue_due(f->store, now, 0, f->pool, &items, &count, &error),
+	    1);
+	assert_int_equal(count, 2);
+	for (unsigned i = 0; i < count; i++) {
+		assert_int_equal(items[i].queue_id, qa);
+		if (items[i].rcpt_id == a1) {
+			assert_int_equal(items[i].attempts, 1);
+			assert_int_equal(items[i].next_attempt, now);
+			assert_string_equal(items[i].last_error,
+					    "421 try later");
+		}
+	}
+	/* Again: nothing left to move, still fine. */
+	assert_int_equal(queue_reschedule(f, qa, now, &err), 0);
+	assert_int_equal(err, STORE_OK);
+
+	/* Everything (0): the other message's two recipients. */
+	assert_int_equal(queue_reschedule(f, 0, now, &err), 2);
+	assert_int_equal(err, STORE_OK);
+	assert_int_equal(
+	    store_queue_due(f->store, now, 0, f->pool, &items, &count, &error),
+	    1);
+	assert_int_equal(count, 4);
+	time_t when;
+	assert_int_equal(store_queue_next_due(f->store, &when, &error), 1);
+	assert_true(when <= now);
+
+	/* Unknown message. */
+	queue_reschedule(f, qb + 1000, now, &err);
+	assert_int_equal(err, STORE_ERR_NOT_FOUND);
+	/* Final recipients are never brought back. */
+	assert_int_equal(queue_update(f, a1, STORE_QUEUE_DELIVERED, 0, NULL),
+			 STORE_OK);
+	assert_int_equal(queue_reschedule(f, qa, now, &err), 0);
+	assert_int_equal(err, STORE_OK);
+}
+
 static void test_queue_shared_body(void **state)
 {
 	struct fixture *f = *state;
@@ -237,6 +347,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_lifecycle, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_shared_body, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_reschedule, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_migration, setup,
 					    teardown),
