@@ -301,10 +301,23 @@ static char *zone_rdata(struct zone_parser *zp, unsigned line,
 			if (i > 0)
 				buf_append_byte(&out, ' ');
 			buf_append_byte(&out, '"');
+			/* Presentation form that reads back as the same
+			 * octets: escape pairs kept, a lone trailing
+			 * backslash and quotes escaped, control and 8-bit
+			 * octets as \DDD (RFC 1035 section 5.1). */
 			for (const char *s = f[i].text; *s != '\0'; s++) {
-				if (*s == '"' && (s == f[i].text || s[-1] != '\\'))
+				unsigned char c = (unsigned char)*s;
+				if (c == '\\' && s[1] != '\0') {
+					buf_append(&out, s, 2);
+					s++;
+				} else if (c == '\\' || c == '"') {
 					buf_append_byte(&out, '\\');
-				buf_append_byte(&out, (uint8_t)*s);
+					buf_append_byte(&out, c);
+				} else if (c < 0x20 || c >= 0x7f) {
+					buf_printf(&out, "\\%03u", c);
+				} else {
+					buf_append_byte(&out, c);
+				}
 			}
 			buf_append_byte(&out, '"');
 		}
