@@ -12,10 +12,23 @@
 static void view_append(struct imapd_mailbox *mbox, uint32_t uid)
 {
 	if (mbox->count == mbox->cap) {
-		mbox->cap = mbox->cap == 0 ? 64 : mbox->cap * 2;
+		mbox->cap = mbox->cap < 8 ? 16 : mbox->cap * 2;
 		mbox->uids = i_realloc(mbox->uids, mbox->cap * sizeof(*mbox->uids));
 	}
 	mbox->uids[mbox->count++] = uid;
+}
+
+/* An idle session keeps its map at its exact size: the doubling slack of
+ * a large mailbox would be up to 4 bytes per message more. */
+static void view_trim(struct imapd_mailbox *mbox)
+{
+	if (mbox->cap <= mbox->count + 16)
+		return;
+	mbox->cap = mbox->count;
+	if (mbox->count == 0)
+		i_free(mbox->uids);
+	else
+		mbox->uids = i_realloc(mbox->uids, mbox->count * sizeof(*mbox->uids));
 }
 
 static void watch_callback(void *ctx, int64_t mailbox_id,
@@ -58,9 +71,6 @@ int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
 {
 	struct imapd_mailbox *mbox = i_new(struct imapd_mailbox, 1);
 	struct completion_target target = imapd_client_target(client);
-	struct store_message_iter *iter;
-	struct store_message msg;
-	int ret;
 
 	mbox->id = mailbox_id;
 	mbox->name = i_strdup(name);
@@ -70,13 +80,12 @@ int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
 	 * NEW for a UID already in the view is ignored). */
 	mbox->watch = store_watch_create(client->svc->store, mailbox_id, &target,
 					 watch_callback, client);
-	iter = store_message_iter_init(client->svc->store, mailbox_id, 1, 0, 0);
-	while ((ret = store_message_iter_next(iter, &msg)) > 0)
-		view_append(mbox, msg.uid);
-	if (store_message_iter_deinit(&iter, error_r) < 0 || ret < 0) {
+	if (store_message_uids(client->svc->store, mailbox_id, 1, &mbox->uids,
+			       &mbox->count, &mbox->cap, error_r) < 0) {
 		imapd_mailbox_close(client);
 		return -1;
 	}
+	view_trim(mbox);
 	return 1;
 }
 
@@ -148,18 +157,20 @@ void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid)
 	imapd_printf(client, "* %u EXPUNGE\r\n", seq);
 }
 
-static uint32_t recent_count(struct imapd_client *client)
+uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox)
 {
-	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t n = 0;
+	/* Binary search: the recent messages are the tail of the map. */
+	uint32_t lo = 0, hi = mbox->count;
 	if (mbox->recent_first_uid == 0)
 		return 0;
-	for (uint32_t i = mbox->count; i > 0; i--) {
-		if (mbox->uids[i - 1] < mbox->recent_first_uid)
-			break;
-		n++;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (mbox->uids[mid] < mbox->recent_first_uid)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return n;
+	return mbox->count - lo;
 }
 
 void imapd_mailbox_flush_changes(struct imapd_client *client,
@@ -179,7 +190,8 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		if (c->type != STORE_CHANGE_NEW && exists) {
 			buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
 			if (!client->rev2)
-				buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+				buf_printf(&b, "* %u RECENT\r\n",
+					   imapd_mailbox_recent_count(mbox));
 			exists = false;
 		}
 		switch ((enum store_change_type)c->type) {
@@ -229,7 +241,8 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 	if (exists) {
 		buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
 		if (!client->rev2)
-			buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+			buf_printf(&b, "* %u RECENT\r\n",
+				   imapd_mailbox_recent_count(mbox));
 	}
 	mbox->pending_count = kept;
 	if (b.len > 0)
@@ -240,8 +253,6 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 void imapd_mailbox_sync_new(struct imapd_client *client)
 {
 	struct imapd_mailbox *mbox = client->mbox;
-	struct store_message_iter *iter;
-	struct store_message msg;
 	const char *error;
 	uint32_t old = mbox->count;
 	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
@@ -249,15 +260,14 @@ void imapd_mailbox_sync_new(struct imapd_client *client)
 	/* UIDs ascend in commit order and a read sees every batch up to the
 	 * one just completed, so nothing below the new last UID can still
 	 * be on its way. */
-	iter = store_message_iter_init(client->svc->store, mbox->id, last + 1,
-				       0, 0);
-	while (store_message_iter_next(iter, &msg) > 0)
-		view_append(mbox, msg.uid);
-	(void)store_message_iter_deinit(&iter, &error);
+	if (store_message_uids(client->svc->store, mbox->id, last + 1,
+			       &mbox->uids, &mbox->count, &mbox->cap, &error) < 0)
+		log_warn(client->sid, "sync_failed", "error=%s", error);
 	if (mbox->count != old) {
 		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
 		if (!client->rev2)
-			imapd_printf(client, "* %u RECENT\r\n", recent_count(client));
+			imapd_printf(client, "* %u RECENT\r\n",
+				     imapd_mailbox_recent_count(mbox));
 	}
 }
 

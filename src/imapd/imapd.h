@@ -223,6 +223,8 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 void imapd_append_flags(struct imapd_client *client, struct buf *b,
 			uint32_t uid, uint32_t flags, const char *keywords);
 bool imapd_mailbox_is_recent(struct imapd_client *client, uint32_t uid);
+/* Messages in the view with uid >= recent_first_uid. */
+uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox);
 
 /* --- command families --- */
 void imapd_cmd_capability(struct imapd_client *, struct imapd_cmd *);
