@@ -18,11 +18,11 @@ static void view_append(struct imapd_mailbox *mbox, uint32_t uid)
 	mbox->uids[mbox->count++] = uid;
 }
 
-/* An idle session keeps its map at its exact size: the doubling slack of
- * a large mailbox would be up to 4 bytes per message more. */
+/* An idle session keeps its map at its exact size: the doubling slack
+ * would be up to 4 bytes per message more. */
 static void view_trim(struct imapd_mailbox *mbox)
 {
-	if (mbox->cap <= mbox->count + 16)
+	if (mbox->cap == mbox->count)
 		return;
 	mbox->cap = mbox->count;
 	if (mbox->count == 0)

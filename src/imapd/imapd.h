@@ -153,6 +153,10 @@ struct imapd_client {
 	/* SEARCHRES (RFC 5182) saved result, as UIDs. */
 	struct imap_seqset saved;
 
+	/* The tag of a command that released the parser's memory while it
+	 * waits (IDLE); cmd.tag points here then. */
+	char *tag_copy;
+
 	/* A FETCH being streamed (imapd-cmd-fetch.c). */
 	void *fetch_ctx;
 };
