@@ -9,26 +9,22 @@
  * change when this session is told (RFC 9051 section 7.5.1): changes from
  * other sessions wait in pending until a point where they may be sent. */
 
-static void view_append(struct imapd_mailbox *mbox, uint32_t uid)
+/* Appends the messages from uid_first on to the view. */
+static int view_load(struct imapd_client *client, uint32_t uid_first,
+		     const char **error_r)
 {
-	if (mbox->count == mbox->cap) {
-		mbox->cap = mbox->cap < 8 ? 16 : mbox->cap * 2;
-		mbox->uids = i_realloc(mbox->uids, mbox->cap * sizeof(*mbox->uids));
+	struct imapd_mailbox *mbox = client->mbox;
+	uint32_t *uids = NULL, count = 0, cap = 0;
+	int ret = store_message_uids(client->svc->store, mbox->id, uid_first,
+				     &uids, &count, &cap, error_r);
+	for (uint32_t i = 0; i < count; i++) {
+		if (uids[i] > imap_uidmap_last_uid(&mbox->map))
+			imap_uidmap_append(&mbox->map, uids[i]);
 	}
-	mbox->uids[mbox->count++] = uid;
-}
-
-/* An idle session keeps its map at its exact size: the doubling slack
- * would be up to 4 bytes per message more. */
-static void view_trim(struct imapd_mailbox *mbox)
-{
-	if (mbox->cap == mbox->count)
-		return;
-	mbox->cap = mbox->count;
-	if (mbox->count == 0)
-		i_free(mbox->uids);
-	else
-		mbox->uids = i_realloc(mbox->uids, mbox->count * sizeof(*mbox->uids));
+	free(uids);
+	/* An idle session keeps only what it needs. */
+	imap_uidmap_trim(&mbox->map);
+	return ret;
 }
 
 static void watch_callback(void *ctx, int64_t mailbox_id,
@@ -80,12 +76,10 @@ int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
 	 * NEW for a UID already in the view is ignored). */
 	mbox->watch = store_watch_create(client->svc->store, mailbox_id, &target,
 					 watch_callback, client);
-	if (store_message_uids(client->svc->store, mailbox_id, 1, &mbox->uids,
-			       &mbox->count, &mbox->cap, error_r) < 0) {
+	if (view_load(client, 1, error_r) < 0) {
 		imapd_mailbox_close(client);
 		return -1;
 	}
-	view_trim(mbox);
 	return 1;
 }
 
@@ -99,7 +93,7 @@ void imapd_mailbox_close(struct imapd_client *client)
 	for (size_t i = 0; i < mbox->pending_count; i++)
 		i_free(mbox->pending[i].keywords);
 	i_free(mbox->pending);
-	i_free(mbox->uids);
+	imap_uidmap_free(&mbox->map);
 	i_free(mbox->name);
 	free(mbox);
 	client->mbox = NULL;
@@ -147,30 +141,21 @@ void imapd_append_flags(struct imapd_client *client, struct buf *b,
 void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid)
 {
 	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t seq = imap_seq_of_uid(mbox->uids, mbox->count, uid);
+	uint32_t seq = imap_uidmap_seq(&mbox->map, uid);
 
 	if (seq == 0)
 		return;
-	memmove(mbox->uids + seq - 1, mbox->uids + seq,
-		(mbox->count - seq) * sizeof(*mbox->uids));
-	mbox->count--;
+	imap_uidmap_remove(&mbox->map, seq);
 	imapd_printf(client, "* %u EXPUNGE\r\n", seq);
 }
 
 uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox)
 {
-	/* Binary search: the recent messages are the tail of the map. */
-	uint32_t lo = 0, hi = mbox->count;
+	/* The recent messages are the tail of the map. */
 	if (mbox->recent_first_uid == 0)
 		return 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (mbox->uids[mid] < mbox->recent_first_uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return mbox->count - lo;
+	return mbox->map.count -
+	       imap_uidmap_count_below(&mbox->map, mbox->recent_first_uid);
 }
 
 void imapd_mailbox_flush_changes(struct imapd_client *client,
@@ -188,7 +173,7 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		bool keep = false;
 
 		if (c->type != STORE_CHANGE_NEW && exists) {
-			buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+			buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 			if (!client->rev2)
 				buf_printf(&b, "* %u RECENT\r\n",
 					   imapd_mailbox_recent_count(mbox));
@@ -196,8 +181,8 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		}
 		switch ((enum store_change_type)c->type) {
 		case STORE_CHANGE_NEW:
-			if (mbox->count == 0 || c->uid > mbox->uids[mbox->count - 1]) {
-				view_append(mbox, c->uid);
+			if (c->uid > imap_uidmap_last_uid(&mbox->map)) {
+				imap_uidmap_append(&mbox->map, c->uid);
 				exists = true;
 			}
 			break;
@@ -213,7 +198,7 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			uint32_t seq;
 			if (is_own_modseq(mbox, c->modseq))
 				break;
-			seq = imap_seq_of_uid(mbox->uids, mbox->count, c->uid);
+			seq = imap_uidmap_seq(&mbox->map, c->uid);
 			if (seq == 0)
 				break;
 			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
@@ -239,7 +224,7 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		}
 	}
 	if (exists) {
-		buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+		buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 		if (!client->rev2)
 			buf_printf(&b, "* %u RECENT\r\n",
 				   imapd_mailbox_recent_count(mbox));
@@ -254,17 +239,16 @@ void imapd_mailbox_sync_new(struct imapd_client *client)
 {
 	struct imapd_mailbox *mbox = client->mbox;
 	const char *error;
-	uint32_t old = mbox->count;
-	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
+	uint32_t old = mbox->map.count;
+	uint32_t last = imap_uidmap_last_uid(&mbox->map);
 
 	/* UIDs ascend in commit order and a read sees every batch up to the
 	 * one just completed, so nothing below the new last UID can still
 	 * be on its way. */
-	if (store_message_uids(client->svc->store, mbox->id, last + 1,
-			       &mbox->uids, &mbox->count, &mbox->cap, &error) < 0)
+	if (view_load(client, last + 1, &error) < 0)
 		log_warn(client->sid, "sync_failed", "error=%s", error);
-	if (mbox->count != old) {
-		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
+	if (mbox->map.count != old) {
+		imapd_printf(client, "* %u EXISTS\r\n", mbox->map.count);
 		if (!client->rev2)
 			imapd_printf(client, "* %u RECENT\r\n",
 				     imapd_mailbox_recent_count(mbox));
@@ -284,20 +268,18 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 	}
 	if (set.saved) {
 		/* "$": the saved result (UIDs), RFC 5182. */
-		imap_seqset_uids_to_seqs(&client->saved, mbox->uids, mbox->count,
-					 seqs_r);
+		imap_uidmap_uids_to_seqs(&mbox->map, &client->saved, seqs_r);
 	} else if (uid) {
-		imap_seqset_resolve(&set, mbox->count == 0 ? 0
-					  : mbox->uids[mbox->count - 1]);
-		imap_seqset_uids_to_seqs(&set, mbox->uids, mbox->count, seqs_r);
+		imap_seqset_resolve(&set, imap_uidmap_last_uid(&mbox->map));
+		imap_uidmap_uids_to_seqs(&mbox->map, &set, seqs_r);
 	} else {
-		if (mbox->count == 0 && imap_seqset_has_star(&set)) {
+		if (mbox->map.count == 0 && imap_seqset_has_star(&set)) {
 			imap_seqset_free(&set);
 			*error_r = "No messages";
 			return -1;
 		}
-		imap_seqset_resolve(&set, mbox->count);
-		if (imap_seqset_max(&set) > mbox->count) {
+		imap_seqset_resolve(&set, mbox->map.count);
+		if (imap_seqset_max(&set) > mbox->map.count) {
 			imap_seqset_free(&set);
 			*error_r = "Invalid message sequence number";
 			return -1;
@@ -309,7 +291,7 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 	}
 	imap_seqset_free(&set);
 	if (uids_r != NULL &&
-	    imap_seqset_seqs_to_uids(seqs_r, mbox->uids, mbox->count, uids_r) < 0) {
+	    imap_uidmap_seqs_to_uids(&mbox->map, seqs_r, uids_r) < 0) {
 		*error_r = "Invalid message sequence number";
 		return -1;
 	}

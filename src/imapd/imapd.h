@@ -7,6 +7,7 @@
 #include "pool.h"
 #include "imap-parser.h"
 #include "imap-seqset.h"
+#include "imap-uidmap.h"
 #include "workpool.h"
 
 /* The IMAP server (RFC 9051 with RFC 3501 compatibility). Private to
@@ -90,15 +91,14 @@ struct imapd_change {
 #define IMAPD_OWN_MODSEQS 16
 #define IMAPD_MAX_PENDING_CHANGES 100000
 
-/* The selected mailbox as this session sees it: the sequence numbers are
- * indexes into uids. */
+/* The selected mailbox as this session sees it: map gives the sequence
+ * numbers. */
 struct imapd_mailbox {
 	int64_t id;
 	char *name;
 	bool readonly;
 	uint32_t uidvalidity;
-	uint32_t *uids;
-	uint32_t count, cap;
+	struct imap_uidmap map;
 	/* Messages with uid >= this are \Recent to this session. */
 	uint32_t recent_first_uid;
 	struct store_watch *watch;
