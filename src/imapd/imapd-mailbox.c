@@ -17,9 +17,13 @@ static int view_load(struct imapd_client *client, uint32_t uid_first,
 	uint32_t *uids = NULL, count = 0, cap = 0;
 	int ret = store_message_uids(client->svc->store, mbox->id, uid_first,
 				     &uids, &count, &cap, error_r);
+	uint32_t last = imap_uidmap_last_uid(&mbox->map);
 	for (uint32_t i = 0; i < count; i++) {
-		if (uids[i] > imap_uidmap_last_uid(&mbox->map))
+		/* A NEW from the watch may have come first. */
+		if (uids[i] > last) {
 			imap_uidmap_append(&mbox->map, uids[i]);
+			last = uids[i];
+		}
 	}
 	free(uids);
 	/* An idle session keeps only what it needs. */
