@@ -151,7 +151,10 @@ static int command(struct client *c, const void *extra, size_t extra_len,
 			return -1;
 		if (line[0] == '*') {
 			unsigned v;
-			if (sscanf(line, "* %u EXISTS", &v) == 1)
+			int end = 0;
+			/* %n: sscanf alone would also take "* 1 RECENT". */
+			if (sscanf(line, "* %u EXISTS%n", &v, &end) == 1 &&
+			    end > 0)
 				c->exists = v;
 			continue;
 		}

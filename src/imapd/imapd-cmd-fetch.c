@@ -429,7 +429,8 @@ static bool fetch_one(struct imapd_client *client, struct fetch_ctx *ctx,
 	int ret;
 
 	pool_clear(ctx->msg_pool);
-	ret = store_message_get(client->svc->store, mbox->id, mbox->uids[seq - 1],
+	ret = store_message_get(client->svc->store, mbox->id,
+				imap_uidmap_uid(&mbox->map, seq),
 				ctx->msg_pool, &info, &error);
 	if (ret <= 0)
 		return ret == 0; /* expunged meanwhile: nothing to say */
@@ -475,14 +476,15 @@ static uint32_t fetch_metadata_chunk(struct imapd_client *client,
 	memset(&info, 0, sizeof(info));
 	info.envelope = info.bodystructure = info.body = "";
 	iter = store_message_iter_init(client->svc->store, mbox->id,
-				       mbox->uids[first - 1], mbox->uids[last - 1],
+				       imap_uidmap_uid(&mbox->map, first),
+				       imap_uidmap_uid(&mbox->map, last),
 				       0);
 	while (seq <= last && store_message_iter_next(iter, &info.msg) > 0) {
-		while (seq <= last && mbox->uids[seq - 1] < info.msg.uid)
+		while (seq <= last && imap_uidmap_uid(&mbox->map, seq) < info.msg.uid)
 			seq++; /* expunged meanwhile */
 		if (seq > last)
 			break;
-		if (mbox->uids[seq - 1] != info.msg.uid)
+		if (imap_uidmap_uid(&mbox->map, seq) != info.msg.uid)
 			continue; /* not (yet) in this session's view */
 		(void)fetch_write(client, ctx, seq, &info, b);
 		seq++;
@@ -534,13 +536,13 @@ static void fetch_continue(struct imapd_client *client)
 		const struct imap_seq_range *r = &ctx->seqs.ranges[ctx->range_idx];
 		if (ctx->next_seq < r->lo)
 			ctx->next_seq = r->lo;
-		if (ctx->next_seq > r->hi || ctx->next_seq > client->mbox->count) {
+		if (ctx->next_seq > r->hi || ctx->next_seq > client->mbox->map.count) {
 			ctx->range_idx++;
 			continue;
 		}
 		if (ctx->metadata_only) {
 			ctx->next_seq = fetch_metadata_chunk(client, ctx, ctx->next_seq,
-				MIN(r->hi, client->mbox->count), &b);
+				MIN(r->hi, client->mbox->map.count), &b);
 		} else if (!fetch_one(client, ctx, ctx->next_seq, &b)) {
 			buf_free(&b);
 			imapd_fetch_free(client);

@@ -14,6 +14,13 @@ void imapd_cmd_idle(struct imapd_client *client, struct imapd_cmd *cmd)
 		return;
 	}
 	client->input = IMAPD_INPUT_IDLE;
+	/* An idling session may wait for half an hour: keep only the tag,
+	 * not the parser's command memory. */
+	client->tag_copy = i_strdup(cmd->tag);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->tag = client->tag_copy;
+	cmd->name = "IDLE";
+	imap_parser_release(client->parser);
 	imapd_write_str(client, "+ idling\r\n");
 	if (client->mbox != NULL)
 		imapd_mailbox_flush_changes(client, true);

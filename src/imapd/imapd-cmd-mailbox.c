@@ -83,15 +83,12 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 							  : st.first_recent_uid;
 	client->state = IMAPD_STATE_SELECTED;
 
-	buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+	buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 	if (!client->rev2) {
-		uint32_t recent = 0;
-		for (uint32_t i = mbox->count; i > 0 &&
-		     mbox->uids[i - 1] >= mbox->recent_first_uid; i--)
-			recent++;
-		buf_printf(&b, "* %u RECENT\r\n", recent);
+		buf_printf(&b, "* %u RECENT\r\n",
+			   imapd_mailbox_recent_count(mbox));
 		if (st.first_unseen_uid != 0) {
-			uint32_t seq = imap_seq_of_uid(mbox->uids, mbox->count,
+			uint32_t seq = imap_uidmap_seq(&mbox->map,
 						       st.first_unseen_uid);
 			if (seq != 0)
 				buf_printf(&b, "* OK [UNSEEN %u] First unseen\r\n", seq);

@@ -238,7 +238,7 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 		for (size_t i = 0; i < n->seqset.count; i++)
 			imap_seqset_add_range(&set, n->seqset.ranges[i].lo,
 					      n->seqset.ranges[i].hi);
-		imap_seqset_resolve(&set, client->mbox->count);
+		imap_seqset_resolve(&set, client->mbox->map.count);
 		r = imap_seqset_contains(&set, m->seq);
 		imap_seqset_free(&set);
 		return r;
@@ -250,8 +250,7 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 		for (size_t i = 0; i < n->seqset.count; i++)
 			imap_seqset_add_range(&set, n->seqset.ranges[i].lo,
 					      n->seqset.ranges[i].hi);
-		imap_seqset_resolve(&set, mbox->count == 0 ? 0
-					  : mbox->uids[mbox->count - 1]);
+		imap_seqset_resolve(&set, imap_uidmap_last_uid(&mbox->map));
 		r = imap_seqset_contains(&set, msg->uid);
 		imap_seqset_free(&set);
 		return r;
@@ -354,11 +353,10 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 	iter = store_message_iter_init(client->svc->store, mbox->id, 1, 0, 0);
 	while ((ret = store_message_iter_next(iter, &msg)) > 0) {
 		/* Only messages this session knows (its sequence numbers). */
-		while (idx < mbox->count && mbox->uids[idx] < msg.uid)
-			idx++;
-		if (idx >= mbox->count)
+		idx = imap_uidmap_count_below(&mbox->map, msg.uid);
+		if (idx >= mbox->map.count)
 			break;
-		if (mbox->uids[idx] != msg.uid)
+		if (imap_uidmap_uid(&mbox->map, idx + 1) != msg.uid)
 			continue;
 		struct search_msg m = { .seq = idx + 1, .msg = &msg, .pool = pool,
 					.client = client };
@@ -391,7 +389,8 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 		for (size_t i = 0; i < result.count; i++) {
 			for (uint32_t v = result.ranges[i].lo; v <= result.ranges[i].hi; v++)
 				imap_seqset_add(&client->saved,
-						cmd->uid ? v : mbox->uids[v - 1]);
+						cmd->uid ? v :
+						imap_uidmap_uid(&mbox->map, v));
 		}
 	}
 	if (sa.esearch || client->rev2) {

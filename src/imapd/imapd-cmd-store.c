@@ -54,7 +54,7 @@ static void store_done(struct imapd_client *client, struct store_txn *txn,
 				ctx->uids.ranges[i].hi, 0);
 			struct store_message msg;
 			while (store_message_iter_next(iter, &msg) > 0) {
-				uint32_t seq = imap_seq_of_uid(mbox->uids, mbox->count,
+				uint32_t seq = imap_uidmap_seq(&mbox->map,
 							       msg.uid);
 				if (seq == 0 || imap_seqset_contains(&modified, msg.uid))
 					continue;

@@ -9,13 +9,26 @@
  * change when this session is told (RFC 9051 section 7.5.1): changes from
  * other sessions wait in pending until a point where they may be sent. */
 
-static void view_append(struct imapd_mailbox *mbox, uint32_t uid)
+/* Appends the messages from uid_first on to the view. */
+static int view_load(struct imapd_client *client, uint32_t uid_first,
+		     const char **error_r)
 {
-	if (mbox->count == mbox->cap) {
-		mbox->cap = mbox->cap == 0 ? 64 : mbox->cap * 2;
-		mbox->uids = i_realloc(mbox->uids, mbox->cap * sizeof(*mbox->uids));
+	struct imapd_mailbox *mbox = client->mbox;
+	uint32_t *uids = NULL, count = 0, cap = 0;
+	int ret = store_message_uids(client->svc->store, mbox->id, uid_first,
+				     &uids, &count, &cap, error_r);
+	uint32_t last = imap_uidmap_last_uid(&mbox->map);
+	for (uint32_t i = 0; i < count; i++) {
+		/* A NEW from the watch may have come first. */
+		if (uids[i] > last) {
+			imap_uidmap_append(&mbox->map, uids[i]);
+			last = uids[i];
+		}
 	}
-	mbox->uids[mbox->count++] = uid;
+	free(uids);
+	/* An idle session keeps only what it needs. */
+	imap_uidmap_trim(&mbox->map);
+	return ret;
 }
 
 static void watch_callback(void *ctx, int64_t mailbox_id,
@@ -58,9 +71,6 @@ int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
 {
 	struct imapd_mailbox *mbox = i_new(struct imapd_mailbox, 1);
 	struct completion_target target = imapd_client_target(client);
-	struct store_message_iter *iter;
-	struct store_message msg;
-	int ret;
 
 	mbox->id = mailbox_id;
 	mbox->name = i_strdup(name);
@@ -70,10 +80,7 @@ int imapd_mailbox_open(struct imapd_client *client, int64_t mailbox_id,
 	 * NEW for a UID already in the view is ignored). */
 	mbox->watch = store_watch_create(client->svc->store, mailbox_id, &target,
 					 watch_callback, client);
-	iter = store_message_iter_init(client->svc->store, mailbox_id, 1, 0, 0);
-	while ((ret = store_message_iter_next(iter, &msg)) > 0)
-		view_append(mbox, msg.uid);
-	if (store_message_iter_deinit(&iter, error_r) < 0 || ret < 0) {
+	if (view_load(client, 1, error_r) < 0) {
 		imapd_mailbox_close(client);
 		return -1;
 	}
@@ -90,7 +97,7 @@ void imapd_mailbox_close(struct imapd_client *client)
 	for (size_t i = 0; i < mbox->pending_count; i++)
 		i_free(mbox->pending[i].keywords);
 	i_free(mbox->pending);
-	i_free(mbox->uids);
+	imap_uidmap_free(&mbox->map);
 	i_free(mbox->name);
 	free(mbox);
 	client->mbox = NULL;
@@ -138,28 +145,21 @@ void imapd_append_flags(struct imapd_client *client, struct buf *b,
 void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid)
 {
 	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t seq = imap_seq_of_uid(mbox->uids, mbox->count, uid);
+	uint32_t seq = imap_uidmap_seq(&mbox->map, uid);
 
 	if (seq == 0)
 		return;
-	memmove(mbox->uids + seq - 1, mbox->uids + seq,
-		(mbox->count - seq) * sizeof(*mbox->uids));
-	mbox->count--;
+	imap_uidmap_remove(&mbox->map, seq);
 	imapd_printf(client, "* %u EXPUNGE\r\n", seq);
 }
 
-static uint32_t recent_count(struct imapd_client *client)
+uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox)
 {
-	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t n = 0;
+	/* The recent messages are the tail of the map. */
 	if (mbox->recent_first_uid == 0)
 		return 0;
-	for (uint32_t i = mbox->count; i > 0; i--) {
-		if (mbox->uids[i - 1] < mbox->recent_first_uid)
-			break;
-		n++;
-	}
-	return n;
+	return mbox->map.count -
+	       imap_uidmap_count_below(&mbox->map, mbox->recent_first_uid);
 }
 
 void imapd_mailbox_flush_changes(struct imapd_client *client,
@@ -177,15 +177,16 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		bool keep = false;
 
 		if (c->type != STORE_CHANGE_NEW && exists) {
-			buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+			buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 			if (!client->rev2)
-				buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+				buf_printf(&b, "* %u RECENT\r\n",
+					   imapd_mailbox_recent_count(mbox));
 			exists = false;
 		}
 		switch ((enum store_change_type)c->type) {
 		case STORE_CHANGE_NEW:
-			if (mbox->count == 0 || c->uid > mbox->uids[mbox->count - 1]) {
-				view_append(mbox, c->uid);
+			if (c->uid > imap_uidmap_last_uid(&mbox->map)) {
+				imap_uidmap_append(&mbox->map, c->uid);
 				exists = true;
 			}
 			break;
@@ -201,7 +202,7 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			uint32_t seq;
 			if (is_own_modseq(mbox, c->modseq))
 				break;
-			seq = imap_seq_of_uid(mbox->uids, mbox->count, c->uid);
+			seq = imap_uidmap_seq(&mbox->map, c->uid);
 			if (seq == 0)
 				break;
 			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
@@ -227,9 +228,10 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		}
 	}
 	if (exists) {
-		buf_printf(&b, "* %u EXISTS\r\n", mbox->count);
+		buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 		if (!client->rev2)
-			buf_printf(&b, "* %u RECENT\r\n", recent_count(client));
+			buf_printf(&b, "* %u RECENT\r\n",
+				   imapd_mailbox_recent_count(mbox));
 	}
 	mbox->pending_count = kept;
 	if (b.len > 0)
@@ -240,24 +242,20 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 void imapd_mailbox_sync_new(struct imapd_client *client)
 {
 	struct imapd_mailbox *mbox = client->mbox;
-	struct store_message_iter *iter;
-	struct store_message msg;
 	const char *error;
-	uint32_t old = mbox->count;
-	uint32_t last = mbox->count == 0 ? 0 : mbox->uids[mbox->count - 1];
+	uint32_t old = mbox->map.count;
+	uint32_t last = imap_uidmap_last_uid(&mbox->map);
 
 	/* UIDs ascend in commit order and a read sees every batch up to the
 	 * one just completed, so nothing below the new last UID can still
 	 * be on its way. */
-	iter = store_message_iter_init(client->svc->store, mbox->id, last + 1,
-				       0, 0);
-	while (store_message_iter_next(iter, &msg) > 0)
-		view_append(mbox, msg.uid);
-	(void)store_message_iter_deinit(&iter, &error);
-	if (mbox->count != old) {
-		imapd_printf(client, "* %u EXISTS\r\n", mbox->count);
+	if (view_load(client, last + 1, &error) < 0)
+		log_warn(client->sid, "sync_failed", "error=%s", error);
+	if (mbox->map.count != old) {
+		imapd_printf(client, "* %u EXISTS\r\n", mbox->map.count);
 		if (!client->rev2)
-			imapd_printf(client, "* %u RECENT\r\n", recent_count(client));
+			imapd_printf(client, "* %u RECENT\r\n",
+				     imapd_mailbox_recent_count(mbox));
 	}
 }
 
@@ -274,20 +272,18 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 	}
 	if (set.saved) {
 		/* "$": the saved result (UIDs), RFC 5182. */
-		imap_seqset_uids_to_seqs(&client->saved, mbox->uids, mbox->count,
-					 seqs_r);
+		imap_uidmap_uids_to_seqs(&mbox->map, &client->saved, seqs_r);
 	} else if (uid) {
-		imap_seqset_resolve(&set, mbox->count == 0 ? 0
-					  : mbox->uids[mbox->count - 1]);
-		imap_seqset_uids_to_seqs(&set, mbox->uids, mbox->count, seqs_r);
+		imap_seqset_resolve(&set, imap_uidmap_last_uid(&mbox->map));
+		imap_uidmap_uids_to_seqs(&mbox->map, &set, seqs_r);
 	} else {
-		if (mbox->count == 0 && imap_seqset_has_star(&set)) {
+		if (mbox->map.count == 0 && imap_seqset_has_star(&set)) {
 			imap_seqset_free(&set);
 			*error_r = "No messages";
 			return -1;
 		}
-		imap_seqset_resolve(&set, mbox->count);
-		if (imap_seqset_max(&set) > mbox->count) {
+		imap_seqset_resolve(&set, mbox->map.count);
+		if (imap_seqset_max(&set) > mbox->map.count) {
 			imap_seqset_free(&set);
 			*error_r = "Invalid message sequence number";
 			return -1;
@@ -299,7 +295,7 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 	}
 	imap_seqset_free(&set);
 	if (uids_r != NULL &&
-	    imap_seqset_seqs_to_uids(seqs_r, mbox->uids, mbox->count, uids_r) < 0) {
+	    imap_uidmap_seqs_to_uids(&mbox->map, seqs_r, uids_r) < 0) {
 		*error_r = "Invalid message sequence number";
 		return -1;
 	}

@@ -285,6 +285,7 @@ static void client_free(struct imapd_client *client)
 	imap_parser_destroy(&client->parser);
 	imap_seqset_free(&client->saved);
 	i_free(client->username);
+	i_free(client->tag_copy);
 	free(client);
 }
 
@@ -323,6 +324,7 @@ void imapd_cmd_reply(struct imapd_client *client, const char *status,
 	buf_append_str(&b, "\r\n");
 	conn_write(client->conn, b.data, b.len);
 	buf_free(&b);
+	i_free(client->tag_copy);
 
 	client->busy = false;
 	client->no_expunge = false;

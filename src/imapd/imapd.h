@@ -7,6 +7,7 @@
 #include "pool.h"
 #include "imap-parser.h"
 #include "imap-seqset.h"
+#include "imap-uidmap.h"
 #include "workpool.h"
 
 /* The IMAP server (RFC 9051 with RFC 3501 compatibility). Private to
@@ -90,15 +91,14 @@ struct imapd_change {
 #define IMAPD_OWN_MODSEQS 16
 #define IMAPD_MAX_PENDING_CHANGES 100000
 
-/* The selected mailbox as this session sees it: the sequence numbers are
- * indexes into uids. */
+/* The selected mailbox as this session sees it: map gives the sequence
+ * numbers. */
 struct imapd_mailbox {
 	int64_t id;
 	char *name;
 	bool readonly;
 	uint32_t uidvalidity;
-	uint32_t *uids;
-	uint32_t count, cap;
+	struct imap_uidmap map;
 	/* Messages with uid >= this are \Recent to this session. */
 	uint32_t recent_first_uid;
 	struct store_watch *watch;
@@ -152,6 +152,10 @@ struct imapd_client {
 	struct imapd_mailbox *mbox;
 	/* SEARCHRES (RFC 5182) saved result, as UIDs. */
 	struct imap_seqset saved;
+
+	/* The tag of a command that released the parser's memory while it
+	 * waits (IDLE); cmd.tag points here then. */
+	char *tag_copy;
 
 	/* A FETCH being streamed (imapd-cmd-fetch.c). */
 	void *fetch_ctx;
@@ -223,6 +227,8 @@ int imapd_mailbox_resolve_set(struct imapd_client *client, const char *str,
 void imapd_append_flags(struct imapd_client *client, struct buf *b,
 			uint32_t uid, uint32_t flags, const char *keywords);
 bool imapd_mailbox_is_recent(struct imapd_client *client, uint32_t uid);
+/* Messages in the view with uid >= recent_first_uid. */
+uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox);
 
 /* --- command families --- */
 void imapd_cmd_capability(struct imapd_client *, struct imapd_cmd *);

@@ -40,7 +40,9 @@ struct imap_parser {
 	bool uid, have_name, fetch_brackets;
 	bool need_sep;
 
-	struct frame *frames; /* max_list_depth + 1 */
+	/* max_list_depth + 1, allocated while a command is being parsed:
+	 * an idle connection holds none. */
+	struct frame *frames;
 	unsigned depth;
 	unsigned args_total;
 
@@ -79,18 +81,33 @@ struct imap_parser *imap_parser_create(const struct imap_parser_settings *set)
 	p->set = *set;
 	if (p->set.max_list_depth == 0)
 		p->set.max_list_depth = 1;
-	p->pool = pool_create("imap command", 1024);
-	p->frames = i_new(struct frame, p->set.max_list_depth + 1);
 	return p;
+}
+
+/* Created with the first command and kept while commands come, freed
+ * by imap_parser_release() (an idle connection holds no pool). */
+static struct pool *cmd_pool(struct imap_parser *p)
+{
+	if (p->pool == NULL)
+		p->pool = pool_create("imap command", 1024);
+	return p->pool;
 }
 
 static void frames_clear(struct imap_parser *p)
 {
-	for (unsigned i = 0; i <= p->set.max_list_depth; i++) {
-		i_free(p->frames[i].items);
-		p->frames[i].count = p->frames[i].cap = 0;
+	if (p->frames != NULL) {
+		for (unsigned i = 0; i <= p->set.max_list_depth; i++)
+			i_free(p->frames[i].items);
+		i_free(p->frames);
 	}
 	p->depth = 0;
+}
+
+static struct frame *frame_get(struct imap_parser *p, unsigned depth)
+{
+	if (p->frames == NULL)
+		p->frames = i_new(struct frame, p->set.max_list_depth + 1);
+	return &p->frames[depth];
 }
 
 void imap_parser_destroy(struct imap_parser **parser)
@@ -99,7 +116,6 @@ void imap_parser_destroy(struct imap_parser **parser)
 	if (p == NULL)
 		return;
 	frames_clear(p);
-	i_free(p->frames);
 	buf_free(&p->line);
 	pool_destroy(&p->pool);
 	free(p);
@@ -115,7 +131,8 @@ void imap_parser_set_literal_mode(struct imap_parser *parser,
 /* Forgets the command (its memory too) but not a skip in progress. */
 static void command_reset(struct imap_parser *p)
 {
-	pool_clear(p->pool);
+	if (p->pool != NULL)
+		pool_clear(p->pool);
 	/* Idle connections should not keep a long line's buffer. */
 	if (p->line.cap > 4096)
 		buf_free(&p->line);
@@ -131,6 +148,15 @@ static void command_reset(struct imap_parser *p)
 	p->error = NULL;
 	memset(&p->cmd, 0, sizeof(p->cmd));
 	p->reset_pending = false;
+}
+
+void imap_parser_release(struct imap_parser *parser)
+{
+	if (parser->state != ST_LINE || !parser->reset_pending)
+		return;
+	command_reset(parser);
+	pool_destroy(&parser->pool);
+	buf_free(&parser->line);
 }
 
 void imap_parser_reset(struct imap_parser *parser)
@@ -232,7 +258,7 @@ static bool is_tag_char(uint8_t c)
 
 static bool add_arg(struct imap_parser *p, const struct imap_arg *arg)
 {
-	struct frame *f = &p->frames[p->depth];
+	struct frame *f = frame_get(p, p->depth);
 	if (++p->args_total > p->set.max_args)
 		return false;
 	if (f->count == f->cap) {
@@ -247,7 +273,7 @@ static bool add_arg(struct imap_parser *p, const struct imap_arg *arg)
 static const struct imap_arg *frame_finish(struct imap_parser *p,
 					   struct frame *f)
 {
-	struct imap_arg *items = p_new(p->pool, struct imap_arg,
+	struct imap_arg *items = p_new(cmd_pool(p), struct imap_arg,
 				       f->count == 0 ? 1 : f->count);
 	if (f->count > 0)
 		memcpy(items, f->items, f->count * sizeof(*items));
@@ -283,7 +309,7 @@ static const char *parse_quoted(struct imap_parser *p, const uint8_t **pos,
 	}
 	arg->type = IMAP_ARG_QUOTED;
 	arg->len = out.len;
-	arg->str = pool_strndup(p->pool, buf_cstr(&out), out.len);
+	arg->str = pool_strndup(cmd_pool(p), buf_cstr(&out), out.len);
 	buf_free(&out);
 	*pos = s + 1;
 	return NULL;
@@ -313,7 +339,7 @@ static const char *parse_atom(struct imap_parser *p, const uint8_t **pos,
 		return "Missing ']'";
 	arg->type = IMAP_ARG_ATOM;
 	arg->len = (size_t)(s - *pos);
-	arg->str = pool_strndup(p->pool, (const char *)*pos, arg->len);
+	arg->str = pool_strndup(cmd_pool(p), (const char *)*pos, arg->len);
 	*pos = s;
 	return NULL;
 }
@@ -330,7 +356,7 @@ static const char *parse_head(struct imap_parser *p, const uint8_t **pos,
 	}
 	if (s == start)
 		return "Invalid tag";
-	p->tag = pool_strndup(p->pool, (const char *)start, (size_t)(s - start));
+	p->tag = pool_strndup(cmd_pool(p), (const char *)start, (size_t)(s - start));
 
 	for (int word = 0; word < 2; word++) {
 		if (s == end)
@@ -346,7 +372,7 @@ static const char *parse_head(struct imap_parser *p, const uint8_t **pos,
 		}
 		if (s == start)
 			return "Missing command name";
-		char *name = pool_strndup(p->pool, (const char *)start,
+		char *name = pool_strndup(cmd_pool(p), (const char *)start,
 					  (size_t)(s - start));
 		for (char *c = name; *c != '\0'; c++) {
 			if (*c >= 'a' && *c <= 'z')
@@ -391,7 +417,7 @@ static enum imap_parse_result start_literal(struct imap_parser *p, uint64_t n,
 		return fail_skip(p, is_append(p) ? "[TOOBIG] Literal too large"
 					    : "Literal too large", nonsync, n);
 	p->literals_total += n;
-	p->lit_data = pool_alloc(p->pool, (size_t)n + 1);
+	p->lit_data = pool_alloc(cmd_pool(p), (size_t)n + 1);
 	p->state = ST_LITERAL;
 	if (n == 0)
 		return finish_literal(p);
@@ -400,12 +426,15 @@ static enum imap_parse_result start_literal(struct imap_parser *p, uint64_t n,
 
 static enum imap_parse_result finish_command(struct imap_parser *p)
 {
-	struct frame *f = &p->frames[0];
+	struct frame *f = frame_get(p, 0);
 	p->cmd.tag = p->tag;
 	p->cmd.name = p->name;
 	p->cmd.uid = p->uid;
 	p->cmd.args_count = f->count;
 	p->cmd.args = frame_finish(p, f);
+	/* The arguments are in the pool now; a command that runs long
+	 * (IDLE) need not hold the scratch arrays. */
+	frames_clear(p);
 	p->reset_pending = true;
 	p->state = ST_LINE;
 	return IMAP_PARSE_COMMAND;
@@ -458,14 +487,14 @@ static enum imap_parse_result process_line(struct imap_parser *p)
 			if (p->depth >= p->set.max_list_depth)
 				return fail(p, "Lists nested too deeply", line, len);
 			p->depth++;
-			p->frames[p->depth].count = 0;
+			frame_get(p, p->depth)->count = 0;
 			s++;
 			continue;
 		}
 		if (c == ')') {
 			if (p->depth == 0)
 				return fail(p, "Unexpected ')'", line, len);
-			struct frame *f = &p->frames[p->depth];
+			struct frame *f = frame_get(p, p->depth);
 			arg.type = IMAP_ARG_LIST;
 			arg.len = f->count;
 			arg.list = frame_finish(p, f);
@@ -590,7 +619,7 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p,
 					while (t < e && is_tag_char(*t))
 						t++;
 					if (t > s && (t == e || *t == ' '))
-						p->tag = pool_strndup(p->pool,
+						p->tag = pool_strndup(cmd_pool(p),
 							(const char *)s,
 							(size_t)(t - s));
 				}
@@ -726,7 +755,7 @@ int imap_parser_literal_accept(struct imap_parser *p, const char **error_r)
 		return -1;
 	}
 	p->literals_total += p->lit_size;
-	p->lit_data = pool_alloc(p->pool, (size_t)p->lit_size + 1);
+	p->lit_data = pool_alloc(cmd_pool(p), (size_t)p->lit_size + 1);
 	p->lit_got = 0;
 	if (p->lit_size == 0) {
 		/* Nothing to read: finish at the next feed. */
@@ -767,7 +796,7 @@ const struct imap_command *imap_parser_command(const struct imap_parser *parser)
 
 struct pool *imap_parser_command_pool(struct imap_parser *parser)
 {
-	return parser->pool;
+	return cmd_pool(parser);
 }
 
 const char *imap_parser_error(const struct imap_parser *parser, bool *fatal_r)

@@ -171,6 +171,13 @@ struct pool *imap_parser_command_pool(struct imap_parser *parser);
  * must be closed (a non-synchronising literal too large to skip). */
 const char *imap_parser_error(const struct imap_parser *parser, bool *fatal_r);
 
+/* After IMAP_PARSE_COMMAND, for a command that runs long (IDLE) and has
+ * copied what it still needs: frees the command, its pool and the line
+ * buffer now rather than at the next feed, so a waiting connection holds
+ * none of them. The command's strings, arguments and pool are invalid
+ * afterwards; the next command gets a new pool. No-op at other times. */
+void imap_parser_release(struct imap_parser *parser);
+
 /* Drops any partial command (e.g. after STARTTLS). */
 void imap_parser_reset(struct imap_parser *parser);
 

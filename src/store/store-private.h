@@ -180,6 +180,10 @@ struct store_backend {
 	    struct store *store, int64_t mailbox_id, uint32_t uid_first,
 	    uint32_t uid_last, uint64_t changedsince, bool with_headers);
 	const char *(*message_iter_headers)(struct store_message_iter *iter);
+	int (*message_uids)(struct store *store, int64_t mailbox_id,
+			    uint32_t uid_first, uint32_t **uids,
+			    uint32_t *count, uint32_t *cap,
+			    const char **error_r);
 	int (*message_iter_next)(struct store_message_iter *iter,
 				 struct store_message *msg_r);
 	int (*message_iter_deinit)(struct store_message_iter *iter,

@@ -453,10 +453,12 @@ int sqlite_store_mailbox_status(struct store *store, int64_t mailbox_id,
 	sqlite3_reset(stmt);
 
 	if (status_r->unseen > 0) {
+		/* The planner would walk the primary key for the ORDER BY,
+		 * past every seen message. */
 		stmt = sqlite_conn_stmt(conn,
-					"SELECT uid FROM message WHERE "
-					"mailbox_id=?1 AND (flags&1)=0 "
-					"ORDER BY uid LIMIT 1",
+					"SELECT uid FROM message INDEXED BY "
+					"message_unseen WHERE mailbox_id=?1 "
+					"AND (flags&1)=0 ORDER BY uid LIMIT 1",
 					error_r);
 		if (stmt == NULL)
 			goto out;
@@ -553,6 +555,41 @@ int sqlite_store_message_iter_next(struct store_message_iter *iter,
 	msg_r->internaldate = sqlite3_column_int64(stmt, 5);
 	msg_r->body_id = sqlite3_column_int64(stmt, 6);
 	return 1;
+}
+
+int sqlite_store_message_uids(struct store *store, int64_t mailbox_id,
+			      uint32_t uid_first, uint32_t **uids,
+			      uint32_t *count, uint32_t *cap,
+			      const char **error_r)
+{
+	struct sqlite_conn *conn = sqlite_reader_get(store, error_r);
+	if (conn == NULL)
+		return -1;
+	/* Only the primary key's columns: SQLite answers from the index
+	 * without decoding the rest of each row. */
+	sqlite3_stmt *stmt = sqlite_conn_stmt(
+	    conn,
+	    "SELECT uid FROM message WHERE mailbox_id=?1 AND uid>=?2 "
+	    "ORDER BY uid",
+	    error_r);
+	int ret = -1, rc;
+	if (stmt == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, mailbox_id);
+	sqlite3_bind_int64(stmt, 2, uid_first);
+	while ((rc = sqlite_step(conn, stmt, error_r)) == SQLITE_ROW) {
+		if (*count == *cap) {
+			*cap = *cap < 16 ? 16 : *cap * 2;
+			*uids = i_realloc(*uids, i_size_mul(*cap, sizeof(**uids)));
+		}
+		(*uids)[(*count)++] = (uint32_t)sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		ret = 1;
+out:
+	sqlite_reader_put(store, conn);
+	return ret;
 }
 
 const char *sqlite_store_message_iter_headers(struct store_message_iter *iter)

@@ -359,9 +359,17 @@ static const char *const sqlite_migration_v3[] = {
     " headers TEXT NOT NULL)",
     NULL,
 };
+static const char *const sqlite_migration_v4[] = {
+    /* The first unseen message (SELECT's UNSEEN) without walking every
+     * seen one before it: the index holds only the unseen messages. */
+    "CREATE INDEX message_unseen ON message(mailbox_id, uid) "
+    "WHERE (flags&1)=0",
+    NULL,
+};
 static const char *const *const sqlite_migrations[] = {
     sqlite_migration_v2,
     sqlite_migration_v3,
+    sqlite_migration_v4,
 };
 
 /* Migrates from version from to from+1 in its own transaction; the version
@@ -813,6 +821,7 @@ const struct store_backend store_backend_sqlite = {
     .mailbox_status = sqlite_store_mailbox_status,
     .message_iter_init = sqlite_store_message_iter_init,
     .message_iter_headers = sqlite_store_message_iter_headers,
+    .message_uids = sqlite_store_message_uids,
     .message_iter_next = sqlite_store_message_iter_next,
     .message_iter_deinit = sqlite_store_message_iter_deinit,
     .message_get = sqlite_store_message_get,

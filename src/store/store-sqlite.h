@@ -124,6 +124,10 @@ sqlite_store_message_iter_init(struct store *store, int64_t mailbox_id,
 			       uint32_t uid_first, uint32_t uid_last,
 			       uint64_t changedsince, bool with_headers);
 const char *sqlite_store_message_iter_headers(struct store_message_iter *iter);
+int sqlite_store_message_uids(struct store *store, int64_t mailbox_id,
+			      uint32_t uid_first, uint32_t **uids,
+			      uint32_t *count, uint32_t *cap,
+			      const char **error_r);
 int sqlite_store_message_iter_next(struct store_message_iter *iter,
 				   struct store_message *msg_r);
 int sqlite_store_message_iter_deinit(struct store_message_iter *iter,

@@ -985,6 +985,14 @@ struct store_message_iter *store_message_iter_init(struct store *store,
 						 uid_last, changedsince, false);
 }
 
+int store_message_uids(struct store *store, int64_t mailbox_id,
+		       uint32_t uid_first, uint32_t **uids, uint32_t *count,
+		       uint32_t *cap, const char **error_r)
+{
+	return store->backend->message_uids(store, mailbox_id, uid_first, uids,
+					    count, cap, error_r);
+}
+
 struct store_message_iter *
 store_message_iter_init_headers(struct store *store, int64_t mailbox_id,
 				uint32_t uid_first, uint32_t uid_last,

@@ -121,7 +121,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -311,6 +311,15 @@ int store_message_iter_next(struct store_message_iter *iter,
  * to NULL. */
 int store_message_iter_deinit(struct store_message_iter **iter,
 			      const char **error_r);
+
+/* Appends the UIDs >= uid_first of a mailbox, ascending, to the array
+ * *uids of *count entries and *cap capacity (grown with i_realloc(); the
+ * caller frees it). Reads the UIDs alone from the index, so loading an
+ * IMAP sequence map costs 4 bytes and one index entry per message.
+ * Returns 1, or -1 with *error_r (the array then holds what was read). */
+int store_message_uids(struct store *store, int64_t mailbox_id,
+		       uint32_t uid_first, uint32_t **uids, uint32_t *count,
+		       uint32_t *cap, const char **error_r);
 
 /* Like store_message_iter_init(), and store_message_iter_headers() gives
  * each message's search_headers (see store_message_info): SEARCH over

@@ -299,6 +299,41 @@ static void test_feed_line(void **state)
 	imap_parser_destroy(&p);
 }
 
+static void test_release(void **state)
+{
+	struct imap_parser_settings set;
+	struct imap_parser *p;
+	size_t used;
+	(void)state;
+
+	imap_parser_settings_default(&set);
+	p = imap_parser_create(&set);
+	/* Not after a command: nothing happens, the partial line stays. */
+	assert_int_equal(imap_parser_feed(p, (const uint8_t *)"a1 ID", 5, &used),
+			 IMAP_PARSE_MORE);
+	imap_parser_release(p);
+	assert_int_equal(imap_parser_feed_line(p, (const uint8_t *)" NIL", 4),
+			 IMAP_PARSE_COMMAND);
+	assert_string_equal(imap_parser_command(p)->tag, "a1");
+	assert_int_equal(imap_parser_command(p)->args_count, 1);
+	/* After one: the memory goes, and the next command parses into a
+	 * new pool. */
+	assert_int_equal(imap_parser_feed_line(p, (const uint8_t *)"a2 IDLE", 7),
+			 IMAP_PARSE_COMMAND);
+	imap_parser_release(p);
+	assert_null(imap_parser_tag(p));
+	assert_int_equal(imap_parser_feed_line(p,
+			 (const uint8_t *)"a3 SELECT (x (y))", 17),
+			 IMAP_PARSE_COMMAND);
+	const struct imap_command *cmd = imap_parser_command(p);
+	assert_string_equal(cmd->tag, "a3");
+	assert_string_equal(cmd->name, "SELECT");
+	assert_int_equal(cmd->args_count, 1);
+	assert_int_equal(cmd->args[0].len, 2);
+	assert_non_null(imap_parser_command_pool(p));
+	imap_parser_destroy(&p);
+}
+
 static void test_arg_helpers(void **state)
 {
 	struct imap_parser_settings set;
@@ -355,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_append_limit),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_feed_line),
+		cmocka_unit_test(test_release),
 		cmocka_unit_test(test_arg_helpers),
 		cmocka_unit_test(test_max_args),
 	};

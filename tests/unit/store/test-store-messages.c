@@ -287,6 +287,26 @@ static void test_uids_never_reused(void **state)
 	assert_int_equal(n, 4);
 	assert_int_equal(store_message_iter_deinit(&iter, &error), 1);
 	assert_null(iter);
+
+	/* The same UIDs alone, appended to an array; then from a UID on. */
+	uint32_t *uids = NULL, count = 0, cap = 0;
+	assert_int_equal(store_message_uids(f->store, f->inbox, 1, &uids,
+					    &count, &cap, &error), 1);
+	assert_int_equal(count, 4);
+	assert_true(cap >= count);
+	assert_memory_equal(uids, expect, sizeof(expect));
+	assert_int_equal(store_message_uids(f->store, f->inbox, 3, &uids,
+					    &count, &cap, &error), 1);
+	assert_int_equal(count, 6);
+	assert_int_equal(uids[4], 3);
+	assert_int_equal(uids[5], 6);
+	free(uids);
+
+	/* SELECT's first unseen message comes from the unseen index. */
+	struct store_mailbox_status st2;
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &st2, &error),
+			 1);
+	assert_int_equal(st2.first_unseen_uid, 1);
 }
 
 static void test_copy_move_refcount(void **state)

@@ -308,6 +308,7 @@ static void test_schema_migration(void **state)
 	    sqlite3_exec(db,
 			 "DROP TABLE queue_recipient; DROP TABLE queue_message;"
 			 "DROP TABLE body_search;"
+			 "DROP INDEX message_unseen;"
 			 "CREATE TABLE queue_message(id INTEGER PRIMARY KEY,"
 			 " body_id INTEGER NOT NULL, sender TEXT NOT NULL,"
 			 " envid TEXT, ret TEXT, account_id INTEGER,"
