@@ -599,28 +599,6 @@ static int import_mbox(struct import *imp, const char *path,
 
 /* ------------------------------------------------------------------ */
 
-/* ADDRESS PATH [--mailbox NAME]; returns 0 with *mailbox_r NULL when not
- * given, or 1 after cli_error(). */
-static int import_args(char **args, unsigned count, const char *usage,
-		       const char **mailbox_r)
-{
-	*mailbox_r = NULL;
-	unsigned positional = 0;
-	for (unsigned i = 0; i < count; i++) {
-		if (strcmp(args[i], "--mailbox") == 0) {
-			if (i + 1 >= count || *mailbox_r != NULL)
-				return cli_error("usage: %s", usage);
-			*mailbox_r = args[++i];
-		} else if (strncmp(args[i], "--", 2) == 0) {
-			return cli_error("unknown option: %s", args[i]);
-		} else {
-			args[positional++] = args[i];
-		}
-	}
-	if (positional != 2)
-		return cli_error("usage: %s", usage);
-	return 0;
-}
 
 static int import_run(struct cli *cli, char **args, unsigned count,
 		      bool maildir)
@@ -630,7 +608,7 @@ static int import_run(struct cli *cli, char **args, unsigned count,
 				    : "posthorn import mbox ADDRESS PATH "
 				      "[--mailbox NAME]";
 	const char *mailbox, *error;
-	if (import_args(args, count, usage, &mailbox) != 0)
+	if (cli_mailbox_args(args, count, usage, &mailbox) != 0)
 		return 1;
 	char *orig = i_strdup(args[0]);
 	if (!cli_address_valid(args[0])) {

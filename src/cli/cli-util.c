@@ -194,3 +194,24 @@ bool cli_address_valid(char *address)
 	str_ascii_lower(address);
 	return true;
 }
+
+int cli_mailbox_args(char **args, unsigned count, const char *usage,
+		     const char **mailbox_r)
+{
+	*mailbox_r = NULL;
+	unsigned positional = 0;
+	for (unsigned i = 0; i < count; i++) {
+		if (strcmp(args[i], "--mailbox") == 0) {
+			if (i + 1 >= count || *mailbox_r != NULL)
+				return cli_error("usage: %s", usage);
+			*mailbox_r = args[++i];
+		} else if (strncmp(args[i], "--", 2) == 0) {
+			return cli_error("unknown option: %s", args[i]);
+		} else {
+			args[positional++] = args[i];
+		}
+	}
+	if (positional != 2)
+		return cli_error("usage: %s", usage);
+	return 0;
+}

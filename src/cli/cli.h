@@ -49,6 +49,12 @@ extern const struct cli_family cli_family_export;
 extern const struct cli_family cli_family_dkim;
 extern const struct cli_family cli_family_queue;
 
+/* Arguments of import/export: ADDRESS PATH [--mailbox NAME]. Moves the two
+ * positional arguments to args[0] and args[1]; returns 0 with *mailbox_r
+ * NULL when --mailbox was not given, or 1 after cli_error(usage). */
+int cli_mailbox_args(char **args, unsigned count, const char *usage,
+		     const char **mailbox_r);
+
 /* Prints "posthorn: <message>" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) ATTR_FORMAT(1, 2);
 /* Prints "posthorn: warning: <message>" on stderr. */
