@@ -107,8 +107,10 @@ def two(tmp_path):
               input="pw\n", check=True)
         yield a, b
     finally:
-        for server in servers:
-            rc = server.stop()
+        # Every instance is stopped before any is judged, so a failed
+        # check never leaves the other one running.
+        stopped = [(server, server.stop()) for server in servers]
+        for server, rc in stopped:
             check_log_clean(server.log())
             assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
 
@@ -200,8 +202,10 @@ def test_smarthost_with_required_tls(tmp_path):
                    r"host=\"relay\.b\.test \(127\.0\.0\.3:\d+\)\" tls=yes", 5)
         assert stored(a, "alice@a.test") == []
     finally:
-        for server in servers:
-            rc = server.stop()
+        # Every instance is stopped before any is judged, so a failed
+        # check never leaves the other one running.
+        stopped = [(server, server.stop()) for server in servers]
+        for server, rc in stopped:
             check_log_clean(server.log())
             assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
 
