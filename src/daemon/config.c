@@ -46,6 +46,9 @@ struct config_key {
 };
 
 static const char *const verify_keywords[] = { "off", "ambiguous", "on", NULL };
+static const char *const spf_reject_keywords[] = { "no", "data", "rcpt", NULL };
+static const char *const dmarc_policy_keywords[] = { "enforce", "monitor", NULL };
+static const char *const temperror_keywords[] = { "accept", "defer", NULL };
 
 #define OFF(field) offsetof(struct config, field)
 #define LISTEN(name, idx)                                                      \
@@ -111,6 +114,19 @@ static const struct config_key config_keys[] = {
 	{ "smtp", "expn", CT_KEYWORD, OFF(smtp.expn), 0, 0, "off", 0, verify_keywords },
 	{ "pop3", "allow_plaintext_loopback", CT_BOOL, OFF(pop3.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
 	{ "submission", "allow_plaintext_loopback", CT_BOOL, OFF(submission.allow_plaintext_loopback), 0, 0, "no", 0, NULL },
+	{ "auth", "spf", CT_BOOL, OFF(auth.spf), 0, 0, "yes", 0, NULL },
+	{ "auth", "dkim_verify", CT_BOOL, OFF(auth.dkim_verify), 0, 0, "yes", 0, NULL },
+	{ "auth", "dmarc", CT_BOOL, OFF(auth.dmarc), 0, 0, "yes", 0, NULL },
+	{ "auth", "spf_reject", CT_KEYWORD, OFF(auth.spf_reject), 0, 0, "data", 0, spf_reject_keywords },
+	{ "auth", "dmarc_policy", CT_KEYWORD, OFF(auth.dmarc_policy), 0, 0, "enforce", 0, dmarc_policy_keywords },
+	{ "auth", "temperror", CT_KEYWORD, OFF(auth.temperror), 0, 0, "accept", 0, temperror_keywords },
+	{ "auth", "authserv_id", CT_HOSTNAME, OFF(auth.authserv_id), 0, 0, "", 0, NULL },
+	{ "auth", "dkim_sign", CT_BOOL, OFF(auth.dkim_sign), 0, 0, "yes", 0, NULL },
+	{ "auth", "dmarc_reports", CT_BOOL, OFF(auth.dmarc_reports), 0, 0, "yes", 0, NULL },
+	{ "auth", "report_sender", CT_EMAIL, OFF(auth.report_sender), 0, 0, "", 0, NULL },
+	{ "auth", "report_org", CT_STRING, OFF(auth.report_org), 0, 0, "", 0, NULL },
+	/* RFC 7489 section 7.2: reports at least daily, at most hourly. */
+	{ "auth", "report_interval", CT_DURATION, OFF(auth.report_interval), 3600, 7 * 86400, "1d", 0, NULL },
 };
 
 #define CONFIG_KEY_COUNT N_ELEMENTS(config_keys)

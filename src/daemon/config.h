@@ -44,6 +44,25 @@ enum config_verify_policy {
 	CONFIG_VERIFY_ON,        /* a real answer (authenticated sessions) */
 };
 
+/* [auth] spf_reject: when an SPF "fail" alone refuses a message. */
+enum config_spf_reject {
+	CONFIG_SPF_REJECT_NO,   /* never: recorded in the headers only */
+	CONFIG_SPF_REJECT_DATA, /* at end of DATA, unless DMARC decides */
+	CONFIG_SPF_REJECT_RCPT, /* already at RCPT (SPF checked at MAIL) */
+};
+
+/* [auth] dmarc_policy: whether p=reject/quarantine are applied. */
+enum config_dmarc_policy {
+	CONFIG_DMARC_ENFORCE, /* reject refuses, quarantine files in Junk */
+	CONFIG_DMARC_MONITOR, /* headers and reports only */
+};
+
+/* [auth] temperror: a DNS failure during SPF/DKIM/DMARC. */
+enum config_auth_temperror {
+	CONFIG_AUTH_TEMPERROR_ACCEPT, /* deliver, result recorded */
+	CONFIG_AUTH_TEMPERROR_DEFER,  /* 451 4.7.x: the sender retries */
+};
+
 /* The listeners posthornd knows, in the order of struct config_listen. */
 enum config_listener {
 	CONFIG_LISTEN_SMTP,
@@ -145,6 +164,30 @@ struct config {
 		/* AUTH without TLS from loopback peers (port 587). */
 		bool allow_plaintext_loopback;
 	} submission;
+
+	/* Email authentication (SPF, DKIM, DMARC) on the MX listener and
+	 * DKIM signing of what our users send. */
+	struct {
+		bool spf;          /* check SPF (RFC 7208) */
+		bool dkim_verify;  /* verify DKIM signatures (RFC 6376) */
+		bool dmarc;        /* evaluate DMARC (RFC 7489); needs spf and
+				      dkim_verify for meaningful results */
+		enum config_spf_reject spf_reject;
+		enum config_dmarc_policy dmarc_policy;
+		enum config_auth_temperror temperror;
+		/* authserv-id in Authentication-Results; "" = hostname. */
+		char *authserv_id;
+		/* Sign submitted mail and our own DSNs/reports with the keys
+		 * in <data_dir>/dkim/<domain>/ (posthorn dkim keygen). */
+		bool dkim_sign;
+		/* DMARC aggregate reports (rua): on/off, the From address
+		 * ("" = postmaster@hostname), org_name ("" = hostname), and
+		 * how long a reporting period lasts. */
+		bool dmarc_reports;
+		char *report_sender;
+		char *report_org;
+		unsigned report_interval;
+	} auth;
 };
 
 /* The listener's config name ("smtp", "imaps", ...). */
