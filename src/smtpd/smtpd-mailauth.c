@@ -12,6 +12,7 @@
 #include "dmarc.h"
 #include "message-header.h"
 #include "message-address.h"
+#include "smtpd-mailauth.h"
 #ifdef HAVE_DMARC_REPORT
 #include "dmarc-report.h"
 #endif
@@ -42,33 +43,6 @@ struct smtpd_mailauth {
 	/* Each entry is touched only by its own loop's thread, and by
 	 * smtpd_mailauth_destroy() once the threads are gone. */
 	struct smtpd_mailauth_loop *loops;
-};
-
-enum smtpd_from_status {
-	SMTPD_FROM_ONE,
-	SMTPD_FROM_NONE,     /* no From field or no usable address */
-	SMTPD_FROM_MULTIPLE, /* several fields, or addresses in several
-				domains */
-};
-
-enum smtpd_mailauth_action {
-	SMTPD_MAILAUTH_DELIVER,
-	SMTPD_MAILAUTH_JUNK,
-	SMTPD_MAILAUTH_REJECT_DMARC,
-	SMTPD_MAILAUTH_REJECT_FROM,
-	SMTPD_MAILAUTH_REJECT_SPF,
-	SMTPD_MAILAUTH_DEFER_SPF,
-	SMTPD_MAILAUTH_DEFER_DMARC,
-};
-
-static const char *const action_names[] = {
-	[SMTPD_MAILAUTH_DELIVER] = "deliver",
-	[SMTPD_MAILAUTH_JUNK] = "junk",
-	[SMTPD_MAILAUTH_REJECT_DMARC] = "reject_dmarc",
-	[SMTPD_MAILAUTH_REJECT_FROM] = "reject_from",
-	[SMTPD_MAILAUTH_REJECT_SPF] = "reject_spf",
-	[SMTPD_MAILAUTH_DEFER_SPF] = "defer_spf",
-	[SMTPD_MAILAUTH_DEFER_DMARC] = "defer_dmarc",
 };
 
 /* One transaction's checks (MAIL to the decision at the end of data). */
@@ -510,50 +484,24 @@ static enum smtpd_mailauth_action
 decide_action(struct smtpd_mailauth_txn *txn)
 {
 	const struct config *config = txn->session->config;
-	bool defer = config->auth.temperror == CONFIG_AUTH_TEMPERROR_DEFER;
-	bool enforce = config->auth.dmarc_policy == CONFIG_DMARC_ENFORCE;
-	enum spf_result spf = txn->spf != NULL ? spf_check_result(txn->spf) :
-		SPF_RESULT_NONE;
+	struct smtpd_mailauth_facts f = {
+		.spf_ran = txn->spf != NULL,
+		.spf = txn->spf != NULL ? spf_check_result(txn->spf) :
+			SPF_RESULT_NONE,
+		.dmarc_ran = txn->dmarc != NULL,
+		.from = txn->from_status,
+		.dkim_temperror_aligned = dkim_temperror_aligned(txn),
+		.spf_reject = config->auth.spf_reject != CONFIG_SPF_REJECT_NO,
+		.enforce = config->auth.dmarc_policy == CONFIG_DMARC_ENFORCE,
+		.defer = config->auth.temperror == CONFIG_AUTH_TEMPERROR_DEFER,
+	};
 
 	if (txn->dmarc != NULL) {
-		enum dmarc_result result = dmarc_check_result(txn->dmarc);
-
-		if (txn->from_status == SMTPD_FROM_MULTIPLE && enforce) {
-			/* RFC 7489 section 6.6.1: no single author domain
-			 * to evaluate; a way around any policy if
-			 * delivered. */
-			return SMTPD_MAILAUTH_REJECT_FROM;
-		}
-		if (result == DMARC_RESULT_TEMPERROR)
-			return defer ? SMTPD_MAILAUTH_DEFER_DMARC :
-				SMTPD_MAILAUTH_DELIVER;
-		if (dmarc_check_record(txn->dmarc) != NULL) {
-			/* The From domain has a policy: it decides. */
-			if (result != DMARC_RESULT_FAIL)
-				return SMTPD_MAILAUTH_DELIVER;
-			/* A check that could not run might have passed. */
-			if (defer && (spf == SPF_RESULT_TEMPERROR ||
-				      dkim_temperror_aligned(txn)))
-				return SMTPD_MAILAUTH_DEFER_DMARC;
-			if (!enforce)
-				return SMTPD_MAILAUTH_DELIVER;
-			switch (dmarc_check_disposition(txn->dmarc)) {
-			case DMARC_POLICY_REJECT:
-				return SMTPD_MAILAUTH_REJECT_DMARC;
-			case DMARC_POLICY_QUARANTINE:
-				return SMTPD_MAILAUTH_JUNK;
-			default:
-				return SMTPD_MAILAUTH_DELIVER;
-			}
-		}
+		f.dmarc = dmarc_check_result(txn->dmarc);
+		f.dmarc_record = dmarc_check_record(txn->dmarc) != NULL;
+		f.disposition = dmarc_check_disposition(txn->dmarc);
 	}
-	if (txn->spf == NULL || config->auth.spf_reject == CONFIG_SPF_REJECT_NO)
-		return SMTPD_MAILAUTH_DELIVER;
-	if (spf == SPF_RESULT_FAIL)
-		return SMTPD_MAILAUTH_REJECT_SPF;
-	if (spf == SPF_RESULT_TEMPERROR && defer)
-		return SMTPD_MAILAUTH_DEFER_SPF;
-	return SMTPD_MAILAUTH_DELIVER;
+	return smtpd_mailauth_verdict(&f);
 }
 
 /* The verdict for logs: the best DKIM result seen. */
@@ -600,20 +548,12 @@ static void record_report(struct smtpd_mailauth_txn *txn,
 
 /* RFC 8601 section 5: Authentication-Results fields carrying our
  * authserv-id that arrived from outside are removed, ours goes on top
- * below our trace fields, with Received-SPF (RFC 7208 section 9.1).
- * The message is rebuilt in place: the kept header bytes move towards the
- * content over the removed fields and the gap, so the body never moves. */
+ * below our trace fields, with Received-SPF (RFC 7208 section 9.1). */
 static void rewrite_header(struct smtpd_mailauth_txn *txn)
 {
 	struct smtpd_session *session = txn->session;
-	struct buf *msg = &session->msg;
 	struct buf added = BUF_INIT;
-	struct message_header_iter iter;
-	struct message_header_field field;
-	const char *id = authserv_id(session);
-	size_t prefix_len = session->header_len;
-	size_t cstart = txn->content_start;
-	size_t hsize, dst, gap_free;
+	unsigned removed;
 	char *text;
 
 	if (txn->spf != NULL) {
@@ -622,70 +562,22 @@ static void rewrite_header(struct smtpd_mailauth_txn *txn)
 		buf_append_str(&added, "\r\n");
 		i_free(text);
 	}
-	text = mailauth_ar_from_checks(id, txn->spf, txn->dkim, txn->dmarc,
-				       txn->from_domain);
+	text = mailauth_ar_from_checks(authserv_id(session), txn->spf,
+				       txn->dkim, txn->dmarc, txn->from_domain);
 	buf_append_str(&added, text);
 	buf_append_str(&added, "\r\n");
 	i_free(text);
 
-	hsize = message_header_block_size(msg->data + cstart, msg->len - cstart);
-	/* Walk the fields from the last one back, moving each kept one just
-	 * below dst (the start of what is already in place). */
-	dst = cstart + hsize;
-	{
-		size_t *keep = NULL, nkeep = 0, alloc = 0;
-		size_t kept_end = hsize; /* end of the run of kept bytes */
-
-		/* Collect the removed ranges in order first. */
-		message_header_iter_init(&iter, msg->data + cstart, hsize);
-		while (message_header_iter_next(&iter, &field) > 0) {
-			if (field.no_colon ||
-			    !message_header_field_is(&field,
-						     "Authentication-Results") ||
-			    !mailauth_ar_is_ours((const char *)field.value,
-						 field.value_len, id))
-				continue;
-			if (nkeep + 2 > alloc) {
-				alloc = alloc == 0 ? 8 : alloc * 2;
-				keep = i_realloc(keep, alloc * sizeof(*keep));
-			}
-			keep[nkeep++] = field.offset;
-			keep[nkeep++] = field.offset + field.size;
-		}
-		for (size_t i = nkeep; i > 0; i -= 2) {
-			size_t rm_start = keep[i - 2], rm_end = keep[i - 1];
-			size_t len = kept_end - rm_end;
-			dst -= len;
-			memmove(msg->data + dst, msg->data + cstart + rm_end, len);
-			kept_end = rm_start;
-		}
-		dst -= kept_end;
-		memmove(msg->data + dst, msg->data + cstart, kept_end);
-		if (nkeep > 0)
-			log_info(session->sid, "smtp_mailauth_ar_removed",
-				 "queue_id=%s count=%zu", session->queue_id,
-				 nkeep / 2);
-		i_free(keep);
-	}
-	/* Now [dst, len) is the content; [0, prefix_len) our trace fields. */
-	gap_free = dst - prefix_len;
-	if (added.len <= gap_free) {
-		memcpy(msg->data + dst - added.len, added.data, added.len);
-		dst -= added.len;
-		memmove(msg->data + dst - prefix_len, msg->data, prefix_len);
-		session->msg_start = dst - prefix_len;
-	} else {
-		struct buf out = BUF_INIT;
-
-		buf_reserve(&out, prefix_len + added.len + msg->len - dst);
-		buf_append(&out, msg->data, prefix_len);
-		buf_append(&out, added.data, added.len);
-		buf_append(&out, msg->data + dst, msg->len - dst);
-		buf_free(msg);
-		*msg = out;
-		session->msg_start = 0;
-	}
-	session->header_len = prefix_len + added.len;
+	session->msg_start = smtpd_mailauth_splice(&session->msg,
+						   session->header_len,
+						   txn->content_start,
+						   added.data, added.len,
+						   authserv_id(session),
+						   &removed);
+	session->header_len += added.len;
+	if (removed > 0)
+		log_info(session->sid, "smtp_mailauth_ar_removed",
+			 "queue_id=%s count=%u", session->queue_id, removed);
 	buf_free(&added);
 }
 
@@ -709,7 +601,7 @@ static void decide(struct smtpd_mailauth_txn *txn)
 		 log_quote(from, sizeof(from),
 			   txn->from_domain != NULL ? txn->from_domain : ""),
 		 record != NULL ? dmarc_policy_name(record->p) : "none",
-		 action_names[action]);
+		 smtpd_mailauth_action_name(action));
 #ifdef HAVE_DMARC_REPORT
 	record_report(txn, action);
 #endif
