@@ -274,7 +274,7 @@ keyset_load(const char *dir, const char *domain,
 			log_warn(NULL, "dkim_sign_keys", "domain=%s selector=%s "
 				 "error=%s", domain, files[i].selector, error);
 		else
-			log_info(NULL, "dkim_sign_key_loaded", "domain=%s "
+			log_debug(NULL, "dkim_sign_key_loaded", "domain=%s "
 				 "selector=%s algorithm=%s", domain,
 				 files[i].selector,
 				 dkim_key_algorithm(set->keys[i]) ==
@@ -459,6 +459,22 @@ int dkimsign_message(struct dkimsign_keys *keys, const char *domain,
 	if (ret > 0)
 		buf_append(headers_out, out.data, out.len);
 	buf_free(&out);
+	return ret;
+}
+
+int dkimsign_host_signer(void *keys, const char *host, const void *msg,
+			 size_t len, struct buf *headers_out)
+{
+	const char *domain, *error;
+	int ret;
+
+	domain = dkimsign_select_host_domain(keys, host);
+	if (domain == NULL)
+		return 0;
+	ret = dkimsign_message(keys, domain, msg, len, headers_out, &error);
+	if (ret < 0)
+		log_warn(NULL, "dkim_sign_failed", "domain=%s error=%s", domain,
+			 error);
 	return ret;
 }
 

@@ -79,6 +79,13 @@ int dkimsign_message(struct dkimsign_keys *keys, const char *domain,
 		     const void *msg, size_t len, struct buf *headers_out,
 		     const char **error_r);
 
+/* Signs mail from an address at host with dkimsign_select_host_domain()'s
+ * domain; keys is a struct dkimsign_keys. Returns as dkimsign_message(),
+ * logging a failure itself. The shape of queue_dsn_set_signer()'s hook:
+ *   queue_dsn_set_signer(dkimsign_host_signer, keys); */
+int dkimsign_host_signer(void *keys, const char *host, const void *msg,
+			 size_t len, struct buf *headers_out);
+
 /* Calls fn for each key of domain, ordered by selector. Returns how many
  * (0 = none). For `posthorn dns`. */
 unsigned dkimsign_keys_foreach(struct dkimsign_keys *keys, const char *domain,
