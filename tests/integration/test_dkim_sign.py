@@ -314,3 +314,37 @@ def test_client_gone_while_signing(mail):
         s.sock.close()
     test_no_keys_unsigned(mail)
 
+
+
+def test_bdat_bare_lf_signed(mail):
+    """BDAT content may use bare LF (RFC 3030); the store turns it into
+    CRLF and the signature covers that stored form."""
+    before = len(stored(mail.a, "carol@a.test"))
+    chunk = (b"From: alice@a.test\nTo: carol@a.test\nSubject: bdat\n\n"
+             b"line one\nline two\n")
+    with submit(mail.a, "alice@a.test") as s:
+        assert s.docmd("MAIL", "FROM:<alice@a.test>")[0] == 250
+        assert s.docmd("RCPT", "TO:<carol@a.test>")[0] == 250
+        s.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+        code, _ = s.getreply()
+        assert code == 250
+    got = wait_stored(mail.a, "carol@a.test", before + 1)[-1]
+    assert b"line one\r\nline two\r\n" in got
+    assert verify_all(mail, got) == [True, True]
+
+
+def test_zz_signing_off(mail):
+    """[auth] dkim_sign = no, on reload: submitted mail goes unsigned.
+    (Last in this module: it changes the shared instance.)"""
+    with open(mail.a.config_path, "a") as f:
+        f.write("[auth]\ndkim_sign = no\n")
+    start = mail.a.reload()
+    mail.a.wait_log(r"event=reloaded", start=start)
+    before = len(stored(mail.a, "carol@a.test"))
+    msg = (b"From: alice@a.test\r\nTo: carol@a.test\r\n"
+           b"Subject: unsigned\r\n\r\nNo signature wanted.\r\n")
+    with submit(mail.a, "alice@a.test") as s:
+        s.sendmail("alice@a.test", ["carol@a.test"], msg)
+    got = wait_stored(mail.a, "carol@a.test", before + 1)[-1]
+    assert b"Subject: unsigned" in got
+    assert signatures(got) == []
