@@ -14,47 +14,21 @@ import re
 import smtplib
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
 
-from conftest import (BUILD, PosthornServer, check_log_clean, free_ports,
-                      require_store)
+from conftest import PosthornServer, free_ports, require_store
+from instances import (DUMP, OUTBOUND, add_users, require_tools, stop_all,
+                       stored, wait_stored)
 
 dkim = pytest.importorskip("dkim")
 pytest.importorskip("nacl")  # dkimpy's Ed25519
 
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
-
-
-def stored(server, address, mailbox="INBOX"):
-    res = subprocess.run([DUMP, server.data_dir, address, mailbox],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    out, msgs = res.stdout, []
-    while out:
-        m = re.match(rb"MESSAGE (\d+) (\d+)\n", out)
-        assert m, out[:200]
-        size = int(m.group(2))
-        msgs.append(out[m.end():m.end() + size])
-        out = out[m.end() + size + 1:]
-    return msgs
-
-
-def wait_stored(server, address, count, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        msgs = stored(server, address)
-        if len(msgs) >= count:
-            return msgs
-        if time.monotonic() > deadline:
-            pytest.fail("%s has %d messages, expected %d; log:\n%s"
-                        % (address, len(msgs), count, server.log()))
-        time.sleep(0.1)
-
 
 def make_server(workdir, host, hostname, names, extra=""):
+    """Like instances.start_instance, but not started: A is prepared with
+    the daemon down."""
     os.makedirs(workdir)
     data_dir = os.path.join(workdir, "data")
     os.makedirs(data_dir)
@@ -86,34 +60,26 @@ class Setup:
 @pytest.fixture(scope="module")
 def mail(tmp_path_factory):
     require_store()
-    if not os.path.exists(DUMP):
-        pytest.skip("smtp-store-dump is not built")
+    require_tools(DUMP)
     tmp = tmp_path_factory.mktemp("dkimsign")
     servers = []
     try:
         b = make_server(str(tmp / "b"), "127.0.0.3", "mx.b.test", ["smtp"])
         b.start()
         servers.append(b)
-        b.cli("domain", "add", "b.test", check=True)
-        b.cli("user", "add", "bob@b.test", "--password-stdin", input="pw\n",
-              check=True)
+        add_users(b, "b.test", "bob@b.test")
 
         zone = tmp / "zone"
         zone.write_text("b.test. MX 10 mx.b.test.\nmx.b.test. A 127.0.0.3\n")
         a = make_server(
             str(tmp / "a"), "127.0.0.2", "mx.a.test",
             ["smtp", "submission", "imaps"],
-            "[dns]\nstatic = %s\n"
-            "[outbound]\nmx_port = %d\nsource = 127.0.0.2\n"
-            "connect_timeout = 5s\ncommand_timeout = 10s\n"
-            % (zone, b.ports["smtp"]))
+            "[dns]\nstatic = %s\n" % zone +
+            OUTBOUND % (b.ports["smtp"], "127.0.0.2"))
         # Everything is prepared with the daemon down, so it starts with
         # the zone `posthorn dns` printed.
-        for d in ("a.test", "c.test"):
-            a.cli("domain", "add", d, check=True)
-        for user in ("alice@a.test", "carol@a.test", "dave@c.test"):
-            a.cli("user", "add", user, "--password-stdin", input="pw\n",
-                  check=True)
+        add_users(a, "a.test", "alice@a.test", "carol@a.test")
+        add_users(a, "c.test", "dave@c.test")
         keygen = {}
         for sel, alg in (("ed1", "ed25519"), ("rsa1", "rsa")):
             r = a.cli("dkim", "keygen", "a.test", "--selector", sel,
@@ -133,10 +99,7 @@ def mail(tmp_path_factory):
         s.records = txt_records(dns.stdout)
         yield s
     finally:
-        stopped = [(server, server.stop()) for server in servers]
-        for server, rc in stopped:
-            check_log_clean(server.log())
-            assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
+        stop_all(servers)
 
 
 def submit(a, user):
