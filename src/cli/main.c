@@ -20,6 +20,9 @@ static const struct cli_family *const cli_families[] = {
 #ifdef HAVE_DKIM
 	&cli_family_dkim,
 #endif
+#ifdef HAVE_DMARC_REPORT
+	&cli_family_dmarc,
+#endif
 	NULL
 };
 

@@ -22,6 +22,9 @@ struct dmarc_report_run {
 	struct store *store;
 	char *hostname, *sender, *org;
 	unsigned interval;
+	int (*sign)(void *sign_ctx, const char *domain, const void *msg,
+		    size_t len, struct buf *headers_out);
+	void *sign_ctx;
 	const struct mailauth_dns *dns;
 	struct completion_target target;
 	bool close_now;
@@ -53,6 +56,7 @@ struct dmarc_report_run {
 	unsigned lookups_pending;
 	struct buf gz;
 	char *report_id;
+	bool job_dropped;
 };
 
 /* A destination's state and its verification lookup. */
@@ -108,10 +112,10 @@ static void run_finish(struct dmarc_report_run *run)
 {
 	const struct dmarc_report_stats *s = &run->stats;
 	log_info(NULL, "dmarc-report-pass",
-		 "closed=%u reports=%u destinations=%u skipped=%u deferred=%u "
-		 "errors=%u",
+		 "closed=%u reports=%u destinations=%u skipped=%u dropped=%u "
+		 "deferred=%u errors=%u",
 		 s->periods_closed, s->reports, s->destinations, s->skipped,
-		 s->deferred, s->errors);
+		 s->dropped, s->deferred, s->errors);
 	run->aborted = true; /* nothing more runs */
 	run->done(&run->stats, run->ctx);
 	run_unref(run);
@@ -419,7 +423,9 @@ static void job_committed(struct store_txn *txn, void *ctx)
 	enum store_error err = store_txn_error(txn, &text);
 
 	if (!run->aborted) {
-		if (err == STORE_OK) {
+		if (err == STORE_OK && run->job_dropped) {
+			run->stats.dropped++;
+		} else if (err == STORE_OK) {
 			run->stats.reports++;
 		} else if (err == STORE_ERR_NOT_FOUND) {
 			log_info(NULL, "dmarc-report-already-sent",
@@ -482,6 +488,27 @@ static bool job_add_destination(struct dmarc_report_run *run,
 	return true;
 }
 
+/* Puts DKIM-Signature fields for the sender's domain above msg. */
+static void job_sign(struct dmarc_report_run *run, struct buf *msg)
+{
+	const char *at = strrchr(run->sender, '@');
+	if (run->sign == NULL || at == NULL)
+		return;
+	struct buf signed_msg = BUF_INIT;
+	int ret = run->sign(run->sign_ctx, at + 1, msg->data, msg->len,
+			    &signed_msg);
+	if (ret > 0) {
+		buf_append(&signed_msg, msg->data, msg->len);
+		buf_free(msg);
+		*msg = signed_msg;
+		return;
+	}
+	if (ret < 0)
+		log_warn(NULL, "dmarc-report-unsigned", "domain=%s",
+			 run->job_domain);
+	buf_free(&signed_msg);
+}
+
 static void job_deliver(struct dmarc_report_run *run)
 {
 	const struct store_dmarc_period *p = &run->periods[run->period_idx];
@@ -526,8 +553,10 @@ static void job_deliver(struct dmarc_report_run *run)
 			dests++;
 	}
 	struct buf msg = BUF_INIT;
+	run->job_dropped = dests == 0;
 	if (dests > 0) {
 		job_build_message(run, to, to_count, &msg);
+		job_sign(run, &msg);
 		if (account_count > 0) {
 			struct store_delivery_rcpt *rcpts = p_new(
 			    run->job_pool, struct store_delivery_rcpt,
@@ -597,6 +626,8 @@ dmarc_report_run_start(struct store *store,
 				? set->org_name
 				: host);
 	run->interval = set->interval != 0 ? set->interval : 86400;
+	run->sign = set->sign;
+	run->sign_ctx = set->sign_ctx;
 	run->dns = dns;
 	run->target = *target;
 	run->close_now = close_now;

@@ -129,6 +129,15 @@ struct dmarc_report_settings {
 	const char *sender;    /* From; NULL/"" = postmaster@hostname */
 	const char *org_name;  /* NULL/"" = hostname */
 	unsigned interval;     /* seconds; 0 = 86400 */
+	/* DKIM signing of the report, or NULL: called with the sender's
+	 * domain and the whole message; appends DKIM-Signature field(s)
+	 * (CRLF-terminated) to headers_out and returns 1, 0 when the domain
+	 * has no key, -1 on failure (the report then goes unsigned). The
+	 * shape of dkimsign_message() (src/dkim-sign). Runs on the pass's
+	 * thread. */
+	int (*sign)(void *sign_ctx, const char *domain, const void *msg,
+		    size_t len, struct buf *headers_out);
+	void *sign_ctx;
 };
 
 /* When the period that began at begin is due to close: the first multiple
@@ -139,6 +148,8 @@ time_t dmarc_report_period_due(time_t begin, unsigned interval);
 struct dmarc_report_stats {
 	unsigned periods_closed; /* by this pass */
 	unsigned reports;        /* policy domains reported */
+	unsigned dropped;        /* policy domains whose rows were dropped
+				    for want of an acceptable destination */
 	unsigned destinations;   /* rua addresses a report was queued for */
 	unsigned skipped;        /* destinations refused: scheme, size,
 				    unverified external destination */

@@ -216,7 +216,8 @@ int sqlite_store_dmarc_periods(struct store *store, struct pool *pool,
 		return -1;
 	sqlite3_stmt *stmt = sqlite_conn_stmt(
 	    conn,
-	    "SELECT id, begin, end, rows FROM dmarc_period ORDER BY end=0, id",
+	    "SELECT id, begin, end, (SELECT count(*) FROM dmarc_row WHERE "
+	    "period_id=dmarc_period.id) FROM dmarc_period ORDER BY end=0, id",
 	    error_r);
 	int ret = -1;
 	struct store_dmarc_period *periods = NULL;

@@ -753,13 +753,13 @@ struct store_dmarc_row {
 /* Rows kept per period; a new distinct row beyond it is dropped (the
  * recording transaction fails with STORE_ERR_OVER_QUOTA), while rows
  * that exist keep counting. */
-#define STORE_DMARC_ROWS_MAX 50000
+#define STORE_DMARC_ROWS_MAX 20000
 
 struct store_dmarc_period {
 	int64_t id;
 	time_t begin;
 	time_t end;	/* 0 while open */
-	unsigned rows;	/* distinct rows held */
+	unsigned rows;	/* distinct rows held now */
 };
 
 /* Counts one message (row->count of them) in the open period, opening one
