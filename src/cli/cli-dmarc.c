@@ -91,6 +91,8 @@ struct dmarc_cli_pass {
 	struct dmarc_report_settings set;
 	struct dmarc_report_stats stats;
 	const char *error;
+	char **delivered;
+	unsigned delivered_count;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -103,6 +105,21 @@ static void dmarc_cli_signal(struct dmarc_cli_pass *pass, bool *flag)
 	*flag = true;
 	pthread_cond_signal(&pass->cond);
 	pthread_mutex_unlock(&pass->lock);
+}
+
+/* Runs on the loop thread; the main thread reads the list once the pass
+ * is done. */
+static void dmarc_cli_delivered(void *ctx, const char *address)
+{
+	struct dmarc_cli_pass *pass = ctx;
+	for (unsigned i = 0; i < pass->delivered_count; i++) {
+		if (strcmp(pass->delivered[i], address) == 0)
+			return;
+	}
+	pass->delivered = i_realloc(pass->delivered,
+				    (pass->delivered_count + 1) *
+					sizeof(*pass->delivered));
+	pass->delivered[pass->delivered_count++] = i_strdup(address);
 }
 
 static void dmarc_cli_done(const struct dmarc_report_stats *stats, void *ctx)
@@ -168,6 +185,7 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 		.sender = c->auth.report_sender,
 		.org_name = c->auth.report_org,
 		.interval = c->auth.report_interval,
+		.delivered = dmarc_cli_delivered,
 	    },
 	    .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .cond = PTHREAD_COND_INITIALIZER,
@@ -184,6 +202,7 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 		}
 		pass.have_zone = true;
 	}
+	pass.set.delivered_ctx = &pass;
 	struct net_loops *loops = net_loops_create(1);
 	pass.loop = net_loops_get(loops, 0);
 	net_loops_start(loops);
@@ -210,6 +229,15 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 	       s->dropped == 1 ? "" : "s", s->deferred);
 	if (s->reports > 0)
 		cli_notify(cli, "queue-wake");
+	/* IDLE sessions in the daemon see the reports delivered here. */
+	for (unsigned i = 0; i < pass.delivered_count; i++) {
+		char *cmd = i_strdup_printf("mailbox-changed %s INBOX",
+					    pass.delivered[i]);
+		cli_notify(cli, cmd);
+		i_free(cmd);
+		i_free(pass.delivered[i]);
+	}
+	free(pass.delivered);
 	if (s->errors > 0)
 		return cli_error("%u error%s while reporting (see the log "
 				 "lines above)",

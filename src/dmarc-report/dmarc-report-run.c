@@ -25,6 +25,8 @@ struct dmarc_report_run {
 	int (*sign)(void *sign_ctx, const char *domain, const void *msg,
 		    size_t len, struct buf *headers_out);
 	void *sign_ctx;
+	void (*delivered)(void *ctx, const char *address);
+	void *delivered_ctx;
 	const struct mailauth_dns *dns;
 	struct completion_target target;
 	bool close_now;
@@ -57,6 +59,8 @@ struct dmarc_report_run {
 	struct buf gz;
 	char *report_id;
 	bool job_dropped;
+	int64_t *job_accounts; /* delivered to, in job_pool */
+	unsigned job_account_count;
 };
 
 /* A destination's state and its verification lookup. */
@@ -416,6 +420,18 @@ static void run_next_job(struct dmarc_report_run *run)
 
 /* ---- 3. one transaction: deliveries, enqueue, rows deleted ---- */
 
+static void job_announce(struct dmarc_report_run *run)
+{
+	for (unsigned i = 0; run->delivered != NULL &&
+			     i < run->job_account_count; i++) {
+		struct store_account *a;
+		const char *error;
+		if (store_account_lookup_id(run->store, run->job_accounts[i],
+					    run->job_pool, &a, &error) > 0)
+			run->delivered(run->delivered_ctx, a->address);
+	}
+}
+
 static void job_committed(struct store_txn *txn, void *ctx)
 {
 	struct dmarc_report_run *run = ctx;
@@ -427,6 +443,7 @@ static void job_committed(struct store_txn *txn, void *ctx)
 			run->stats.dropped++;
 		} else if (err == STORE_OK) {
 			run->stats.reports++;
+			job_announce(run);
 		} else if (err == STORE_ERR_NOT_FOUND) {
 			log_info(NULL, "dmarc-report-already-sent",
 				 "domain=%s", run->job_domain);
@@ -597,6 +614,11 @@ static void job_deliver(struct dmarc_report_run *run)
 			 run->job_domain, (long long)p->id);
 	}
 	buf_free(&msg);
+	run->job_account_count = account_count;
+	run->job_accounts = p_new(run->job_pool, int64_t, account_count + 1);
+	if (account_count > 0)
+		memcpy(run->job_accounts, accounts,
+		       account_count * sizeof(*accounts));
 	free(accounts);
 	free(remote);
 	store_txn_dmarc_report_done(txn, p->id, run->job_domain);
@@ -628,6 +650,8 @@ dmarc_report_run_start(struct store *store,
 	run->interval = set->interval != 0 ? set->interval : 86400;
 	run->sign = set->sign;
 	run->sign_ctx = set->sign_ctx;
+	run->delivered = set->delivered;
+	run->delivered_ctx = set->delivered_ctx;
 	run->dns = dns;
 	run->target = *target;
 	run->close_now = close_now;

@@ -138,6 +138,11 @@ struct dmarc_report_settings {
 	int (*sign)(void *sign_ctx, const char *domain, const void *msg,
 		    size_t len, struct buf *headers_out);
 	void *sign_ctx;
+	/* Called, when not NULL, for each local account a report was
+	 * delivered to, after the commit (another process's admin command
+	 * tells the daemon's IDLE sessions). */
+	void (*delivered)(void *ctx, const char *address);
+	void *delivered_ctx;
 };
 
 /* When the period that began at begin is due to close: the first multiple
