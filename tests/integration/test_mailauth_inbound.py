@@ -365,3 +365,16 @@ def test_several_from_fields_refused(mx, keys):
     # One field with two addresses of one domain is fine.
     msg = message("a@pass.test, b@pass.test")
     assert send(mx, "s@pass.test", msg)[0] == 250
+
+
+def test_quarantine_without_junk_goes_to_inbox(mx, keys):
+    import imaplib
+    with imaplib.IMAP4("127.0.0.1", mx.ports["imap"]) as imap:
+        if "STARTTLS" in imap.capabilities:
+            imap.starttls()
+        assert imap.login("alice@example.org", "pw")[0] == "OK"
+        assert imap.delete("Junk")[0] == "OK"
+    assert send(mx, "s@quar.test", message("s@quar.test"))[0] == 250
+    [msg] = stored(mx, "alice@example.org")
+    assert "dmarc=fail" in added_fields(msg)[0]["Authentication-Results"]
+    assert "action=junk" in mx.log()
