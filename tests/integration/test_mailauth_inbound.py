@@ -378,3 +378,25 @@ def test_quarantine_without_junk_goes_to_inbox(mx, keys):
     [msg] = stored(mx, "alice@example.org")
     assert "dmarc=fail" in added_fields(msg)[0]["Authentication-Results"]
     assert "action=junk" in mx.log()
+
+
+def test_pending_checks_dropped(mx, keys):
+    # RSET, a new MAIL and the end of the session each come while the SPF
+    # lookup started by MAIL is in flight: it is cancelled, never answered
+    # into a freed transaction (the ASan build checks that).
+    c = greet(mx.ports["smtp"])
+    c.send(b"MAIL FROM:<s@nodmarc.test>\r\nRSET\r\n"
+           b"MAIL FROM:<s@pass.test>\r\nRCPT TO:<alice@example.org>\r\n"
+           b"DATA\r\n" + dot_stuff(sign(keys, message("s@pass.test"))) +
+           b".\r\nMAIL FROM:<s@reject.test>\r\nQUIT\r\n")
+    codes = [c.reply()[0] for _ in range(8)]
+    assert codes == [250, 250, 250, 250, 354, 250, 250, 221]
+    c.close()
+    c = greet(mx.ports["smtp"])
+    c.send(b"MAIL FROM:<s@pass.test>\r\nRCPT TO:<alice@example.org>\r\n"
+           b"DATA\r\n" + message("s@pass.test"))
+    c.close()  # gone in the middle of the data
+    c = greet(mx.ports["smtp"])
+    assert c.cmd("NOOP")[0] == 250
+    c.close()
+    assert len(stored(mx, "alice@example.org")) == 1
