@@ -112,9 +112,11 @@ def dot_stuff(data):
 
 
 def send(server, mail_from, data, rcpt="alice@example.org"):
-    """One DATA transaction; returns (code, text) of the final reply (or
-    of the first refusal)."""
-    c = greet(server.ports["smtp"])
+    """One DATA transaction from 127.0.0.1; returns (code, text) of the
+    final reply (or of the first refusal)."""
+    c = Raw(server.ports["smtp"], server.host)
+    assert c.reply()[0] == 220
+    assert c.cmd("EHLO client.example")[0] == 250
     try:
         code, lines = c.cmd("MAIL FROM:<%s>" % mail_from)
         assert code == 250, lines
@@ -400,3 +402,116 @@ def test_pending_checks_dropped(mx, keys):
     assert c.cmd("NOOP")[0] == 250
     c.close()
     assert len(stored(mx, "alice@example.org")) == 1
+
+
+# ---- two instances: a.test (127.0.0.2) sends to b.test (127.0.0.3) ----
+
+def two_instances(tmp_path):
+    """A (mx.a.test: smtp, submission) with DKIM keys made by `posthorn
+    dkim keygen` and B (mx.b.test: smtp), each sending from its own
+    address to the other's MX port; one static zone for both: `posthorn
+    dns a.test` as printed (MX, SPF "mx -all", the DKIM keys, DMARC
+    p=quarantine with rua=postmaster@a.test), the MX hosts' addresses and
+    r.test with p=reject."""
+    from conftest import PosthornServer, free_ports
+    import instances
+    instances.require_tools(instances.DUMP)
+    servers = {}
+    ports = {"a": dict(zip(("smtp", "submission"),
+                           free_ports(2, "127.0.0.2"))),
+             "b": {"smtp": free_ports(1, "127.0.0.3")[0]}}
+    zone = tmp_path / "zone"
+    for name, host, peer in (("a", "127.0.0.2", "b"), ("b", "127.0.0.3", "a")):
+        wd = tmp_path / name
+        data_dir = wd / "data"
+        os.makedirs(data_dir)
+        config = wd / "posthorn.conf"
+        config.write_text(
+            "[server]\nhostname = mx.%s.test\ndata_dir = %s\n"
+            "log_level = debug\n[listen]\n%s\n[dns]\nstatic = %s\n"
+            % (name, data_dir, "\n".join("%s = %s:%d" % (n, host, p) for n, p
+                                         in ports[name].items()), zone) +
+            instances.OUTBOUND % (ports[peer]["smtp"], host) +
+            "[submission]\nallow_plaintext_loopback = yes\n")
+        servers[name] = PosthornServer(str(wd), ports[name], str(config),
+                                       str(data_dir), host)
+    a, b = servers["a"], servers["b"]
+    instances.add_users(a, "a.test", "alice@a.test", "postmaster@a.test")
+    instances.add_users(b, "b.test", "bob@b.test")
+    a.cli("dkim", "keygen", "a.test", "--selector", "ed1", "--algorithm",
+          "ed25519", check=True)
+    dns = a.cli("dns", "a.test", check=True).stdout
+    zone.write_text(dns + "mx.a.test. A 127.0.0.2\n"
+                    "b.test. MX 10 mx.b.test.\nmx.b.test. A 127.0.0.3\n"
+                    "r.test. TXT \"v=spf1 -all\"\n"
+                    "_dmarc.r.test. TXT \"v=DMARC1; p=reject\"\n")
+    return a, b
+
+
+def test_two_instances(tmp_path):
+    import email
+    import gzip
+    import smtplib
+    import xml.etree.ElementTree as ET
+    import instances
+    require_store()
+    a, b = two_instances(tmp_path)
+    started = []
+    try:
+        for server in (b, a):
+            server.start()
+            started.append(server)
+        # Submitted on A, signed, relayed from 127.0.0.2 to B's MX.
+        with smtplib.SMTP("127.0.0.2", a.ports["submission"],
+                          timeout=20) as s:
+            s.ehlo("laptop.a.test")
+            s.login("alice@a.test", "pw")
+            s.sendmail("alice@a.test", ["bob@b.test"],
+                       b"From: Alice <alice@a.test>\r\nTo: bob@b.test\r\n"
+                       b"Subject: real\r\n\r\nHello Bob.\r\n")
+        [got] = instances.wait_stored(b, "bob@b.test", 1)
+        fields, rest = added_fields(got)
+        ar = fields["Authentication-Results"]
+        assert ar.startswith("mx.b.test;"), ar
+        assert "spf=pass smtp.mailfrom=a.test" in ar, ar
+        assert re.search(r"dkim=pass header\.d=a\.test header\.s=ed1", ar), ar
+        assert "dmarc=pass header.from=a.test" in ar, ar
+        assert "client-ip=127.0.0.2" in fields["Received-SPF"]
+
+        # Straight to B's MX from 127.0.0.1: a forged From of a p=reject
+        # domain is refused, one of a.test (p=quarantine) lands in Junk.
+        code, text = send(b, "x@r.test",
+                          message("ceo@r.test").replace(
+                              b"alice@example.org", b"bob@b.test"),
+                          rcpt="bob@b.test")
+        assert code == 550 and text.startswith("550 5.7.1 "), text
+        code, text = send(b, "alice@a.test",
+                          message("alice@a.test").replace(
+                              b"alice@example.org", b"bob@b.test"),
+                          rcpt="bob@b.test")
+        assert code == 250, text
+        [junk] = instances.wait_stored(b, "bob@b.test", 1, mailbox="Junk")
+        assert "dmarc=fail header.from=a.test" in \
+            added_fields(junk)[0]["Authentication-Results"]
+        assert len(instances.stored(b, "bob@b.test")) == 1
+
+        # B's aggregate report for a.test goes to postmaster@a.test at A.
+        res = b.cli("dmarc", "report", "--now", check=True)
+        assert "1 report queued" in res.stdout, res.stdout + res.stderr
+        [raw] = instances.wait_stored(a, "postmaster@a.test", 1)
+        msg = email.message_from_bytes(raw.split(b"\r\n", 1)[1])
+        [part] = [p for p in msg.walk()
+                  if p.get_content_type() == "application/gzip"]
+        root = ET.fromstring(gzip.decompress(part.get_payload(decode=True)))
+        assert root.findtext("policy_published/domain") == "a.test"
+        assert root.findtext("policy_published/p") == "quarantine"
+        rows = {r.findtext("row/source_ip"): r for r in root.findall("record")}
+        assert set(rows) == {"127.0.0.2", "127.0.0.1"}
+        assert rows["127.0.0.2"].findtext("row/policy_evaluated/dkim") == "pass"
+        assert rows["127.0.0.2"].findtext(
+            "row/policy_evaluated/disposition") == "none"
+        assert rows["127.0.0.1"].findtext("row/policy_evaluated/spf") == "fail"
+        assert rows["127.0.0.1"].findtext(
+            "row/policy_evaluated/disposition") == "quarantine"
+    finally:
+        instances.stop_all(started)
