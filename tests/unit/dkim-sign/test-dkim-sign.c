@@ -4,6 +4,7 @@
 #include "dkim.h"
 #include "dkim-sign.h"
 #include "spf-test-dns.h"
+#include "queue-dsn.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -305,6 +306,65 @@ static void test_interval(void **state)
 	dkimsign_keys_destroy(&keys);
 }
 
+/* DSNs from queue-dsn.c through the signer hook posthornd installs: the
+ * host name's parent domain signs, the fields land below what the output
+ * buffer held (a Return-Path) and above the DSN. */
+static void test_dsn_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct dkimsign_keys *keys = dkimsign_keys_create(f->dir, 0);
+	struct queue_dsn_rcpt rcpt = {
+		.address = "bob@example.net",
+		.action = QUEUE_DSN_ACTION_FAILED,
+		.status = "5.1.1",
+		.diag_code = 550,
+		.diag_text = "no such user",
+	};
+	const char original[] = "From: alice@a.example\r\nSubject: x\r\n\r\nbody\r\n";
+	struct queue_dsn dsn = {
+		.reporting_mta = "mx.a.example",
+		.to = "alice@a.example",
+		.original = (const uint8_t *)original,
+		.original_size = strlen(original),
+		.rcpts = &rcpt,
+		.rcpt_count = 1,
+	};
+	struct buf out = BUF_INIT;
+	const char *rp = "Return-Path: <>\r\n";
+
+	add_key(f, "a.example", "s1", DKIM_ALG_ED25519_SHA256);
+	queue_dsn_set_signer(dkimsign_host_signer, keys);
+	buf_append_str(&out, rp);
+	queue_dsn_build(&dsn, &out);
+	const char *expect = "Return-Path: <>\r\nDKIM-Signature: v=1; "
+		"a=ed25519-sha256; c=relaxed/relaxed;\r\n\td=a.example; s=s1;";
+	assert_true(strncmp((const char *)out.data, expect,
+			    strlen(expect)) == 0);
+	struct buf sig = BUF_INIT;
+	const char *body = strstr((const char *)out.data, "\r\nFrom: ") + 2;
+	buf_append(&sig, out.data + strlen(rp),
+		   (size_t)(body - (const char *)out.data) - strlen(rp));
+	assert_int_equal(verify_count(f, &sig, body,
+				      out.len - (size_t)(body - (const char *)out.data),
+				      "a.example"), 1);
+	buf_free(&sig);
+
+	/* a host whose domains have no key: unsigned */
+	buf_reset(&out);
+	dsn.reporting_mta = "mx.other.example";
+	queue_dsn_build(&dsn, &out);
+	assert_true(strncmp((const char *)out.data, "From: ", 6) == 0);
+
+	/* no signer: unsigned */
+	queue_dsn_set_signer(NULL, NULL);
+	buf_reset(&out);
+	dsn.reporting_mta = "mx.a.example";
+	queue_dsn_build(&dsn, &out);
+	assert_true(strncmp((const char *)out.data, "From: ", 6) == 0);
+	buf_free(&out);
+	dkimsign_keys_destroy(&keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsn_signer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
