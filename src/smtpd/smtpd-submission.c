@@ -417,6 +417,12 @@ static int submission_init_465(const struct service_env *env,
 static void submission_reload(void *context, struct config *config)
 {
 	struct smtpd_server *server = context;
+	struct smtpd_submission_server *sserver = context;
+
+	/* Keys are re-checked every few seconds anyway; SIGHUP makes a
+	 * changed key count from the next message on. */
+	if (sserver->dkim_keys != NULL)
+		dkimsign_keys_invalidate(sserver->dkim_keys);
 
 	server->plaintext_loopback =
 		config->submission.allow_plaintext_loopback;
