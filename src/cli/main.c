@@ -23,6 +23,9 @@ static const struct cli_family *const cli_families[] = {
 #ifdef HAVE_CLI_DNS
 	&cli_family_dns,
 #endif
+#ifdef HAVE_DMARC_REPORT
+	&cli_family_dmarc,
+#endif
 	NULL
 };
 

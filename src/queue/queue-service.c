@@ -42,6 +42,10 @@ static int queue_service_init(const struct service_env *env, void **context_r,
 		.relay_user = c->outbound.relay_user,
 		.relay_password_file = c->outbound.relay_password_file,
 		.relay_require_tls = c->outbound.relay_require_tls,
+		.dmarc_reports = c->auth.dmarc_reports,
+		.report_sender = c->auth.report_sender,
+		.report_org = c->auth.report_org,
+		.report_interval = c->auth.report_interval,
 	};
 	struct queue_daemon *qd =
 		queue_daemon_create(env->loops, env->store, &set, error_r);
