@@ -7,6 +7,7 @@
 #include "queue-dsn.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -306,6 +307,62 @@ static void test_interval(void **state)
 	dkimsign_keys_destroy(&keys);
 }
 
+struct signer_thread {
+	struct dkimsign_keys *keys;
+	unsigned signed_count;
+};
+
+static void *signer_run(void *ctx)
+{
+	struct signer_thread *t = ctx;
+	const char *error;
+
+	for (int i = 0; i < 60; i++) {
+		struct buf sig = BUF_INIT;
+		if (dkimsign_message(t->keys, "example.org", test_msg,
+				     strlen(test_msg), &sig, &error) > 0)
+			t->signed_count++;
+		buf_free(&sig);
+	}
+	return NULL;
+}
+
+/* Threads sign while keys come and go under them (and the cache is
+ * invalidated): every signature is whole, nothing is freed in use (the
+ * sanitizer build watches). */
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct dkimsign_keys *keys = dkimsign_keys_create(f->dir, 0);
+	struct signer_thread threads[4];
+	pthread_t tids[4];
+
+	add_key(f, "example.org", "base", DKIM_ALG_ED25519_SHA256);
+	for (unsigned i = 0; i < N_ELEMENTS(threads); i++) {
+		threads[i] = (struct signer_thread){ .keys = keys };
+		assert_int_equal(pthread_create(&tids[i], NULL, signer_run,
+						&threads[i]), 0);
+	}
+	for (int i = 0; i < 10; i++) {
+		char sel[16];
+		snprintf(sel, sizeof(sel), "k%d", i);
+		add_key(f, "example.org", sel, DKIM_ALG_ED25519_SHA256);
+		dkimsign_keys_invalidate(keys);
+		if (i > 0) {
+			snprintf(sel, sizeof(sel), "k%d", i - 1);
+			char *path = dkim_key_path(f->dir, "example.org", sel);
+			unlink(path);
+			free(path);
+		}
+	}
+	for (unsigned i = 0; i < N_ELEMENTS(threads); i++) {
+		assert_int_equal(pthread_join(tids[i], NULL), 0);
+		/* "base" never left: every call signed */
+		assert_int_equal(threads[i].signed_count, 60);
+	}
+	dkimsign_keys_destroy(&keys);
+}
+
 /* DSNs from queue-dsn.c through the signer hook posthornd installs: the
  * host name's parent domain signs, the fields land below what the output
  * buffer held (a Return-Path) and above the DSN. */
@@ -374,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsn_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
