@@ -45,7 +45,13 @@ static void copy_done(struct imapd_client *client, struct store_txn *txn,
 			     r->uidvalidity, buf_cstr(&s), buf_cstr(&d));
 		if (client->mbox != NULL)
 			imapd_mailbox_expunged(client, r->src_uids, r->count);
-		imapd_cmd_reply(client, "OK", "MOVE completed");
+		if (client->qresync && r->src_modseq > 0) {
+			/* RFC 6851 section 4.4. */
+			imapd_cmd_reply(client, "OK", "[HIGHESTMODSEQ %llu] MOVE completed",
+					(unsigned long long)r->src_modseq);
+		} else {
+			imapd_cmd_reply(client, "OK", "MOVE completed");
+		}
 	} else {
 		imapd_cmd_reply(client, "OK", "[COPYUID %u %s %s] COPY completed",
 				r->uidvalidity, buf_cstr(&s), buf_cstr(&d));

@@ -238,6 +238,7 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 	struct buf b = BUF_INIT;
 	size_t kept = 0;
 	bool exists = false, hold = false;
+	uint64_t held_modseq = 0;
 
 	if (mbox == NULL || mbox->pending_count == 0)
 		return;
@@ -286,7 +287,10 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			 * its sync point, so nothing later may overtake the
 			 * expunge (RFC 7162 section 3.2). */
 			keep = true;
-			hold = client->qresync;
+			if (client->qresync && !hold) {
+				hold = true;
+				held_modseq = c->modseq;
+			}
 			break;
 		case STORE_CHANGE_FLAGS: {
 			uint32_t seq;
@@ -323,6 +327,12 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			buf_printf(&b, "* %u RECENT\r\n",
 				   imapd_mailbox_recent_count(mbox));
 	}
+	/* The command may have shown higher MODSEQs than the held expunge's
+	 * (its own FETCH or STORE): the client must not skip past it
+	 * (RFC 7162 section 6, the example). */
+	if (held_modseq > 0)
+		buf_printf(&b, "* OK [HIGHESTMODSEQ %llu] VANISHED delayed\r\n",
+			   (unsigned long long)(held_modseq - 1));
 	mbox->pending_count = kept;
 	if (b.len > 0)
 		imapd_write_buf(client, &b);

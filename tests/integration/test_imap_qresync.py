@@ -216,9 +216,11 @@ def test_own_expunge_is_vanished(imap):
     assert a.ok("EXPUNGE") == []
     # MOVE answers with VANISHED too.
     a.ok("CREATE Other")
-    untagged = a.ok("UID MOVE 6 Other")
+    untagged, tagged = a.cmd("UID MOVE 6 Other")
     assert untagged[0].startswith("* OK [COPYUID ")
     assert untagged[1:] == ["* VANISHED 6"]
+    _, modseq = status(a)
+    assert tagged == "OK [HIGHESTMODSEQ %d] MOVE completed" % modseq
     assert a.ok("FETCH 1:* (UID)") == ["* 1 FETCH (UID 1)"]
     # CLOSE stays silent.
     a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
@@ -228,7 +230,7 @@ def test_own_expunge_is_vanished(imap):
 
 def test_other_session_expunge_is_vanished(imap):
     a = Session(imap)
-    for i in range(1, 6):
+    for i in range(1, 7):
         a.append(i)
     a.ok("ENABLE QRESYNC")
     a.ok("SELECT INBOX")
@@ -250,6 +252,21 @@ def test_other_session_expunge_is_vanished(imap):
     lines = a.ok("FETCH 1:* (UID)")
     assert not vanished(lines, False)
     assert vanished(a.ok("NOOP"), False) == {1}
+
+    # A FETCH by sequence number showing a MODSEQ above a held-back
+    # expunge's tells the client a HIGHESTMODSEQ below it (RFC 7162 6).
+    b.ok("UID STORE 6 +FLAGS.SILENT (\\Deleted)")
+    b.ok("UID EXPUNGE 6")
+    _, expunge_modseq = status(b)
+    b.ok("UID STORE 3 +FLAGS.SILENT (\\Seen)")
+    for _ in range(200):  # until the watch event has reached a's thread
+        lines = a.ok("FETCH 1 (UID MODSEQ)")
+        if any("HIGHESTMODSEQ" in l for l in lines):
+            break
+    assert not vanished(lines, False)
+    assert lines[-1] == ("* OK [HIGHESTMODSEQ %d] VANISHED delayed"
+                         % (expunge_modseq - 1))
+    assert vanished(a.ok("NOOP"), False) == {6}
 
     # During IDLE.
     a.send("i1 IDLE")
