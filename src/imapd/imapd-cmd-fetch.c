@@ -497,13 +497,54 @@ static uint32_t fetch_metadata_chunk(struct imapd_client *client,
 	return last + 1;
 }
 
+/* RFC 7162 section 3.2.4: after a CONDSTORE enabling command the implicit
+ * \Seen is reported with UID and its new MODSEQ (the FETCH response itself
+ * went out before the change had one). The txn gave one modseq to exactly
+ * the messages it changed. */
+static void fetch_seen_report(struct imapd_client *client,
+			      const struct store_op_result *r)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message msg;
+	struct buf b = BUF_INIT;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	const char *error;
+
+	for (unsigned i = 0; i < r->count; i++) {
+		lo = MIN(lo, r->uids[i]);
+		hi = MAX(hi, r->uids[i]);
+	}
+	if (r->count == 0 || r->modseq == 0)
+		return;
+	iter = store_message_iter_init(client->svc->store, mbox->id, lo, hi,
+				       r->modseq - 1);
+	while (store_message_iter_next(iter, &msg) > 0) {
+		uint32_t seq = imap_uidmap_seq(&mbox->map, msg.uid);
+		if (seq == 0 || msg.modseq != r->modseq)
+			continue;
+		buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, msg.uid);
+		imapd_append_flags(client, &b, msg.uid, msg.flags, msg.keywords);
+		buf_printf(&b, " MODSEQ (%llu))\r\n", (unsigned long long)msg.modseq);
+		if (b.len > 64 * 1024)
+			imapd_write_buf(client, &b);
+	}
+	(void)store_message_iter_deinit(&iter, &error);
+	if (b.len > 0)
+		imapd_write_buf(client, &b);
+	buf_free(&b);
+}
+
 static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
 			    void *context)
 {
 	const char *text;
-	if (store_txn_error(txn, &text) == STORE_OK && client->mbox != NULL)
-		imapd_mailbox_add_own_modseq(client->mbox,
-					     store_txn_result(txn, 0)->modseq);
+	if (store_txn_error(txn, &text) == STORE_OK && client->mbox != NULL) {
+		const struct store_op_result *r = store_txn_result(txn, 0);
+		imapd_mailbox_add_own_modseq(client->mbox, r->modseq);
+		if (client->condstore)
+			fetch_seen_report(client, r);
+	}
 	imapd_cmd_reply(client, "OK", "FETCH completed");
 }
 

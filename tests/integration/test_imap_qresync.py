@@ -352,3 +352,26 @@ def test_errors(imap):
     rest = a.f.read()
     assert b"x OK" not in rest
     a.sock.close()
+
+
+def test_empty_mailbox_and_implicit_seen(imap):
+    a = Session(imap)
+    a.ok("ENABLE QRESYNC")
+    lines = a.ok("STATUS Trash (UIDVALIDITY)")
+    uidvalidity = int(re.search(r"UIDVALIDITY (\d+)", lines[0]).group(1))
+    lines = a.ok("SELECT Trash (QRESYNC (%d 1 1:100))" % uidvalidity)
+    assert "* 0 EXISTS" in lines
+    assert not vanished(lines, True) and not fetches(lines)
+
+    # FETCH BODY[] sets \Seen: the client hears the new MODSEQ with the UID
+    # (RFC 7162 section 3.2.4).
+    a.append(1)
+    a.ok("SELECT INBOX")
+    _, before = status(a)
+    lines = a.ok("FETCH 1 (BODY[TEXT])")
+    _, after = status(a)
+    assert after > before
+    changed = fetches(lines)
+    assert list(changed) == [1] and changed[1][0] == 1
+    assert "\\Seen" in changed[1][1].split() and changed[1][2] == after
+    a.close()
