@@ -285,7 +285,11 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			/* Held back while FETCH, STORE or SEARCH run. A
 			 * QRESYNC client takes the highest MODSEQ it saw as
 			 * its sync point, so nothing later may overtake the
-			 * expunge (RFC 7162 section 3.2). */
+			 * expunge (RFC 7162 section 3.2). The echo of this
+			 * session's own expunges is not in the view: none
+			 * of that. */
+			if (imap_uidmap_seq(&mbox->map, c->uid) == 0)
+				break;
 			keep = true;
 			if (client->qresync && !hold) {
 				hold = true;
