@@ -87,8 +87,7 @@ struct dmarc_cli_pass {
 	const struct config *config;
 	struct net_loop *loop;
 	bool close_now;
-	struct dns_zone zone;
-	bool have_zone;
+	struct dns_setup dns_setup;
 	struct dns_resolver *resolver;
 	struct mailauth_dns dns;
 	struct dmarc_report_settings set;
@@ -135,9 +134,9 @@ static void dmarc_cli_done(const struct dmarc_report_stats *stats, void *ctx)
 static void dmarc_cli_start(void *ctx)
 {
 	struct dmarc_cli_pass *pass = ctx;
-	struct dns_resolver_settings dset = {
-	    .static_zone = pass->have_zone ? &pass->zone : NULL,
-	};
+	struct dns_resolver_settings dset;
+
+	dns_setup_settings(&pass->dns_setup, &dset);
 	pass->resolver =
 	    dns_resolver_create(net_loop_base(pass->loop), &dset, &pass->error);
 	if (pass->resolver == NULL) {
@@ -193,18 +192,11 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 	    .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .cond = PTHREAD_COND_INITIALIZER,
 	};
-	if (c->dns.static_zone != NULL && c->dns.static_zone[0] != '\0') {
-		char *errors = NULL;
-		if (dns_zone_parse_file(c->dns.static_zone, &pass.zone,
-					&errors) < 0) {
-			int ret = cli_error("[dns] static: %s",
-					    errors != NULL ? errors
-							   : "unreadable");
-			free(errors);
-			return ret;
-		}
-		pass.have_zone = true;
-	}
+	const char *error;
+	if (dns_setup_init(&pass.dns_setup, c->dns.static_zone,
+			   config_dns_resolv_conf(c), config_dns_static_only(c),
+			   &error) < 0)
+		return cli_error("%s", error);
 	pass.set.delivered_ctx = &pass;
 #ifdef HAVE_DMARC_REPORT_SIGN
 	/* Signed like the daemon's reports, with the same keys. */
@@ -222,8 +214,7 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 	dmarc_cli_wait(&pass, &pass.cleaned);
 	net_loops_stop(loops, 1000);
 	net_loops_destroy(&loops);
-	if (pass.have_zone)
-		dns_zone_free(&pass.zone);
+	dns_setup_deinit(&pass.dns_setup);
 	pthread_mutex_destroy(&pass.lock);
 	pthread_cond_destroy(&pass.cond);
 

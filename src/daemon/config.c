@@ -46,6 +46,7 @@ struct config_key {
 };
 
 static const char *const verify_keywords[] = { "off", "ambiguous", "on", NULL };
+static const char *const dns_resolver_keywords[] = { "system", "recursive", "static", NULL };
 static const char *const spf_reject_keywords[] = { "no", "data", "rcpt", NULL };
 static const char *const dmarc_policy_keywords[] = { "enforce", "monitor", NULL };
 static const char *const temperror_keywords[] = { "accept", "defer", NULL };
@@ -74,6 +75,7 @@ static const struct config_key config_keys[] = {
 	{ "tls", "cert", CT_PATH, OFF(tls.cert), 0, 0, "", 0, NULL },
 	{ "tls", "key", CT_PATH, OFF(tls.key), 0, 0, "", 0, NULL },
 	{ "dns", "static", CT_PATH, OFF(dns.static_zone), 0, 0, "", CK_RESTART, NULL },
+	{ "dns", "resolver", CT_KEYWORD, OFF(dns.resolver), 0, 0, "system", CK_RESTART, dns_resolver_keywords },
 	{ "outbound", "mx_port", CT_UINT, OFF(outbound.mx_port), 1, 65535, "25", 0, NULL },
 	{ "outbound", "source", CT_IP, OFF(outbound.source), 0, 0, "", 0, NULL },
 	{ "outbound", "retry_initial", CT_DURATION, OFF(outbound.retry_initial), 1, 86400, "5m", 0, NULL },

@@ -44,6 +44,15 @@ enum config_verify_policy {
 	CONFIG_VERIFY_ON,        /* a real answer (authenticated sessions) */
 };
 
+/* [dns] resolver: where names outside the static zone are looked up. */
+enum config_dns_resolver {
+	CONFIG_DNS_SYSTEM,    /* the nameservers of /etc/resolv.conf */
+	CONFIG_DNS_RECURSIVE, /* libunbound recursing from the root */
+	CONFIG_DNS_STATIC,    /* nowhere: only [dns] static answers */
+};
+/* The resolv.conf that CONFIG_DNS_SYSTEM forwards to. */
+#define CONFIG_DNS_RESOLV_CONF "/etc/resolv.conf"
+
 /* [auth] spf_reject: when an SPF "fail" alone refuses a message. */
 enum config_spf_reject {
 	CONFIG_SPF_REJECT_NO,   /* never: recorded in the headers only */
@@ -105,6 +114,7 @@ struct config {
 
 	struct {
 		char *static_zone; /* [dns] static; "" = none */
+		enum config_dns_resolver resolver;
 	} dns;
 
 	struct {
@@ -189,6 +199,18 @@ struct config {
 		unsigned report_interval;
 	} auth;
 };
+
+/* [dns] resolver as lib-dns settings: the resolv.conf to forward to (NULL =
+ * recurse), and whether only the static zone answers. */
+static inline const char *config_dns_resolv_conf(const struct config *c)
+{
+	return c->dns.resolver == CONFIG_DNS_SYSTEM ? CONFIG_DNS_RESOLV_CONF
+						    : NULL;
+}
+static inline bool config_dns_static_only(const struct config *c)
+{
+	return c->dns.resolver == CONFIG_DNS_STATIC;
+}
 
 /* The listener's config name ("smtp", "imaps", ...). */
 const char *config_listener_name(enum config_listener l);

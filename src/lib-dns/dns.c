@@ -159,6 +159,45 @@ static int resolver_add_static(struct ub_ctx *ub, const struct dns_zone *zone)
 	return ret;
 }
 
+int dns_setup_init(struct dns_setup *setup, const char *static_path,
+		   const char *resolv_conf, bool static_only,
+		   const char **error_r)
+{
+	memset(setup, 0, sizeof(*setup));
+	setup->resolv_conf = resolv_conf;
+	setup->static_only = static_only;
+	if (static_path == NULL || static_path[0] == '\0')
+		return 0;
+	char *errors = NULL;
+	if (dns_zone_parse_file(static_path, &setup->zone, &errors) < 0) {
+		static char msg[512];
+		snprintf(msg, sizeof(msg), "[dns] static: %s",
+			 errors != NULL ? errors : "unreadable");
+		free(errors);
+		*error_r = msg;
+		return -1;
+	}
+	setup->have_zone = true;
+	return 0;
+}
+
+void dns_setup_deinit(struct dns_setup *setup)
+{
+	if (setup->have_zone)
+		dns_zone_free(&setup->zone);
+	setup->have_zone = false;
+}
+
+void dns_setup_settings(const struct dns_setup *setup,
+			struct dns_resolver_settings *set_r)
+{
+	*set_r = (struct dns_resolver_settings){
+		.static_zone = setup->have_zone ? &setup->zone : NULL,
+		.resolv_conf = setup->resolv_conf,
+		.static_only = setup->static_only,
+	};
+}
+
 struct dns_resolver *dns_resolver_create(struct event_base *base,
 					 const struct dns_resolver_settings *set,
 					 const char **error_r)
@@ -173,8 +212,13 @@ struct dns_resolver *dns_resolver_create(struct event_base *base,
 		ret = ub_ctx_resolvconf(ub, set->resolv_conf);
 	if (ret == 0 && set->trust_anchor_file != NULL)
 		ret = ub_ctx_add_ta_autr(ub, set->trust_anchor_file);
+	/* The root as a static zone: what the static records do not cover
+	 * is answered NXDOMAIN locally; their own zones, more specific,
+	 * still answer them. */
+	if (ret == 0 && set->static_only)
+		ret = ub_ctx_zone_add(ub, ".", "static");
 	const struct dns_zone *zone = set->static_zone;
-	if (zone != NULL)
+	if (ret == 0 && zone != NULL)
 		ret = resolver_add_static(ub, zone);
 	if (ret != 0) {
 		*error_r = ub_strerror(ret);

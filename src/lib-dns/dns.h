@@ -21,14 +21,37 @@ struct dns_resolver_settings {
 	/* Static records answered before the real resolver, or NULL. */
 	const struct dns_zone *static_zone;
 	/* Forward to the nameservers in this resolv.conf instead of recursing
-	 * from the root; NULL = recurse. */
+	 * from the root; NULL (or a missing file) = recurse. */
 	const char *resolv_conf;
+	/* Answer from the static zone alone: every other name does not
+	 * exist (NXDOMAIN), and nothing is sent to the network. For closed
+	 * networks and hermetic tests. */
+	bool static_only;
 	/* DNSSEC trust anchor file (e.g. /usr/share/dns/root.key); NULL = no
 	 * validation (answers are never marked secure). */
 	const char *trust_anchor_file;
 	/* Per-lookup timeout; 0 = 10 seconds. */
 	unsigned timeout_ms;
 };
+
+/* What a service keeps to make its resolvers (one per loop): the static
+ * zone, parsed once, and where other names go. */
+struct dns_setup {
+	struct dns_zone zone;
+	bool have_zone;
+	const char *resolv_conf; /* as in dns_resolver_settings */
+	bool static_only;
+};
+/* Parses the static zone file static_path (NULL or "" = none). Returns 0,
+ * or -1 with *error_r ("[dns] static: FILE:LINE: ...", static storage:
+ * call from one thread at start-up). resolv_conf must outlive setup. */
+int dns_setup_init(struct dns_setup *setup, const char *static_path,
+		   const char *resolv_conf, bool static_only,
+		   const char **error_r);
+void dns_setup_deinit(struct dns_setup *setup);
+/* The settings for dns_resolver_create() (timeout left at its default). */
+void dns_setup_settings(const struct dns_setup *setup,
+			struct dns_resolver_settings *set_r);
 
 /* Returns NULL with *error_r on failure. */
 struct dns_resolver *dns_resolver_create(struct event_base *base,

@@ -22,8 +22,7 @@ struct queue_daemon {
 	struct queue_settings set;
 	char *hostname, *source_ip;
 	char *relay_host, *relay_user, *relay_password;
-	struct dns_zone zone;
-	bool have_zone;
+	struct dns_setup dns;
 	void *ssl_ctx;
 
 	/* Loop thread only. */
@@ -80,15 +79,14 @@ static void queue_daemon_start_cb(void *ctx)
 {
 	struct queue_daemon *qd = ctx;
 	struct completion_target target = net_loop_completion_target(qd->loop);
-	struct dns_resolver_settings dset = {
-		.static_zone = qd->have_zone ? &qd->zone : NULL,
-	};
+	struct dns_resolver_settings dset;
 	const char *error;
 
 	if (qd->destroyed) {
 		queue_daemon_unref(qd);
 		return;
 	}
+	dns_setup_settings(&qd->dns, &dset);
 	qd->resolver = dns_resolver_create(net_loop_base(qd->loop), &dset,
 					   &error);
 	if (qd->resolver == NULL) {
@@ -217,20 +215,11 @@ queue_daemon_create(struct net_loops *loops, struct store *store,
 		    const char **error_r)
 {
 	struct queue_daemon *qd = i_new(struct queue_daemon, 1);
-	char *errors = NULL;
 
-	if (set->static_zone != NULL && set->static_zone[0] != '\0') {
-		if (dns_zone_parse_file(set->static_zone, &qd->zone,
-					&errors) < 0) {
-			static char msg[512];
-			snprintf(msg, sizeof(msg), "[dns] static: %s",
-				 errors != NULL ? errors : "unreadable");
-			free(errors);
-			i_free(qd);
-			*error_r = msg;
-			return NULL;
-		}
-		qd->have_zone = true;
+	if (dns_setup_init(&qd->dns, set->static_zone, set->resolv_conf,
+			   set->static_only, error_r) < 0) {
+		i_free(qd);
+		return NULL;
 	}
 	unsigned relay_port = 0;
 	if (set->relayhost != NULL && set->relayhost[0] != '\0' &&
@@ -307,8 +296,7 @@ queue_daemon_create(struct net_loops *loops, struct store *store,
 	atomic_store(&queue_daemon_current, qd);
 	return qd;
 fail:
-	if (qd->have_zone)
-		dns_zone_free(&qd->zone);
+	dns_setup_deinit(&qd->dns);
 	i_free(qd->relay_host);
 	i_free(qd->relay_user);
 	i_free(qd->relay_password);
@@ -344,8 +332,7 @@ void queue_daemon_destroy(struct queue_daemon **_qd)
 static void queue_daemon_free(struct queue_daemon *qd)
 {
 	SSL_CTX_free(qd->ssl_ctx);
-	if (qd->have_zone)
-		dns_zone_free(&qd->zone);
+	dns_setup_deinit(&qd->dns);
 	i_free(qd->hostname);
 	i_free(qd->source_ip);
 #ifdef HAVE_DMARC_REPORT

@@ -28,6 +28,8 @@ struct queue_daemon;
 struct queue_daemon_settings {
 	const char *hostname;      /* EHLO, Reporting-MTA */
 	const char *static_zone;   /* [dns] static file, or NULL/"" */
+	const char *resolv_conf;   /* forward there; NULL = recurse */
+	bool static_only;          /* only the static zone answers */
 	unsigned mx_port;
 	const char *source_ip;     /* NULL/"" = the kernel's choice */
 	/* Seconds; 0 = the queue's defaults (queue.h). */

@@ -27,6 +27,8 @@ static int queue_service_init(const struct service_env *env, void **context_r,
 	struct queue_daemon_settings set = {
 		.hostname = c->server.hostname,
 		.static_zone = c->dns.static_zone,
+		.resolv_conf = config_dns_resolv_conf(c),
+		.static_only = config_dns_static_only(c),
 		.mx_port = c->outbound.mx_port,
 		.source_ip = c->outbound.source,
 		.retry_initial = c->outbound.retry_initial,

@@ -26,9 +26,6 @@
 #define SMTPD_MAILAUTH_GAP 2048
 /* Longest SPF explanation (DNS-supplied text) echoed in a reply. */
 #define SMTPD_MAILAUTH_MAX_EXPLANATION 200
-/* The system resolver answers fast where the root servers are out of
- * reach; without the file, libunbound recurses itself. */
-#define SMTPD_MAILAUTH_RESOLV_CONF "/etc/resolv.conf"
 
 struct smtpd_mailauth_loop {
 	struct dns_resolver *resolver;
@@ -37,8 +34,7 @@ struct smtpd_mailauth_loop {
 };
 
 struct smtpd_mailauth {
-	struct dns_zone zone;
-	bool have_zone;
+	struct dns_setup dns;
 	unsigned loop_count;
 	/* Each entry is touched only by its own loop's thread, and by
 	 * smtpd_mailauth_destroy() once the threads are gone. */
@@ -76,20 +72,13 @@ int smtpd_mailauth_create(const struct service_env *env,
 			  struct smtpd_mailauth **ma_r, const char **error_r)
 {
 	struct smtpd_mailauth *ma = i_new(struct smtpd_mailauth, 1);
-	const char *path = env->config->dns.static_zone;
-	char *errors = NULL;
+	const struct config *c = env->config;
 
-	if (path != NULL && path[0] != '\0') {
-		if (dns_zone_parse_file(path, &ma->zone, &errors) < 0) {
-			static char msg[512];
-			snprintf(msg, sizeof(msg), "[dns] static: %s",
-				 errors != NULL ? errors : "unreadable");
-			free(errors);
-			i_free(ma);
-			*error_r = msg;
-			return -1;
-		}
-		ma->have_zone = true;
+	if (dns_setup_init(&ma->dns, c->dns.static_zone,
+			   config_dns_resolv_conf(c), config_dns_static_only(c),
+			   error_r) < 0) {
+		i_free(ma);
+		return -1;
 	}
 	ma->loop_count = net_loops_count(env->loops);
 	ma->loops = i_new(struct smtpd_mailauth_loop, ma->loop_count);
@@ -109,8 +98,7 @@ void smtpd_mailauth_destroy(struct smtpd_mailauth **_ma)
 	for (unsigned i = 0; i < ma->loop_count; i++)
 		dns_resolver_destroy(&ma->loops[i].resolver);
 	i_free(ma->loops);
-	if (ma->have_zone)
-		dns_zone_free(&ma->zone);
+	dns_setup_deinit(&ma->dns);
 	i_free(ma);
 }
 
@@ -121,10 +109,7 @@ static const struct mailauth_dns *mailauth_dns_get(struct smtpd_session *session
 	struct net_loop *loop = conn_loop(session->conn);
 	unsigned idx = net_loop_index(loop);
 	struct smtpd_mailauth_loop *ml;
-	struct dns_resolver_settings set = {
-		.static_zone = ma->have_zone ? &ma->zone : NULL,
-		.resolv_conf = SMTPD_MAILAUTH_RESOLV_CONF,
-	};
+	struct dns_resolver_settings set;
 	const char *error;
 
 	if (idx >= ma->loop_count)
@@ -134,6 +119,7 @@ static const struct mailauth_dns *mailauth_dns_get(struct smtpd_session *session
 		return &ml->dns;
 	if (ml->failed)
 		return NULL;
+	dns_setup_settings(&ma->dns, &set);
 	ml->resolver = dns_resolver_create(net_loop_base(loop), &set, &error);
 	if (ml->resolver == NULL) {
 		ml->failed = true;

@@ -224,6 +224,12 @@ class PosthornServer:
         return data.decode().rstrip("\r\n")
 
 
+# Tests never ask the network: names outside a test's [dns] static zone do
+# not exist (example.org's real SPF/DMARC records would otherwise decide
+# what the MX accepts on a machine with internet access).
+HERMETIC_DNS = ["[dns]", "resolver = static"]
+
+
 def write_config(path, data_dir, ports, host="127.0.0.1", user=None,
                  extra=""):
     """Writes a configuration with every listener in ports on host.
@@ -237,6 +243,8 @@ def write_config(path, data_dir, ports, host="127.0.0.1", user=None,
         if name in ports:
             fmt = "[%s]:%d" if ":" in host else "%s:%d"
             lines.append(("%s = " + fmt) % (name, host, ports[name]))
+    if "resolver =" not in extra:
+        lines += HERMETIC_DNS
     text = "\n".join(lines) + "\n" + extra
     with open(path, "w") as f:
         f.write(text)

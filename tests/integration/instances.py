@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, PosthornServer, check_log_clean, free_ports
+from conftest import (BUILD, HERMETIC_DNS, PosthornServer, check_log_clean,
+                      free_ports)
 
 DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
 ENQUEUE = os.path.join(BUILD, "tests", "unit", "queue", "queue-enqueue")
@@ -26,22 +27,31 @@ def require_tools(*tools):
             pytest.skip("%s is not built" % tool)
 
 
-def start_instance(workdir, host, hostname, listeners=("smtp",), extra=""):
-    """A started daemon named hostname with the given listeners on host
-    (free ports), its data directory under workdir, extra appended to
-    its configuration."""
-    os.makedirs(workdir)
+def prepare_instance(workdir, host, hostname, listeners=("smtp",), extra=""):
+    """A daemon, not started, named hostname, with the given listeners on
+    host (free ports), its data directory under workdir and extra appended
+    to its configuration; hermetic DNS unless extra sets a resolver."""
+    os.makedirs(workdir, exist_ok=True)
     data_dir = os.path.join(workdir, "data")
+    os.makedirs(data_dir, exist_ok=True)
     ports = dict(zip(listeners, free_ports(len(listeners), host)))
+    addr = "[%s]:%d" if ":" in host else "%s:%d"
     config_path = os.path.join(workdir, "posthorn.conf")
     with open(config_path, "w") as f:
         f.write("[server]\nhostname = %s\ndata_dir = %s\nlog_level = debug\n"
-                "[listen]\n%s\n%s"
+                "[listen]\n%s\n%s\n%s"
                 % (hostname, data_dir,
-                   "\n".join("%s = %s:%d" % (n, host, p)
-                             for n, p in ports.items()), extra))
-    server = PosthornServer(workdir, ports, config_path, data_dir, host)
-    return server.start()
+                   "\n".join(("%s = " + addr) % (n, host, p)
+                             for n, p in ports.items()),
+                   "" if "resolver =" in extra
+                   else "\n".join(HERMETIC_DNS), extra))
+    return PosthornServer(workdir, ports, config_path, data_dir, host)
+
+
+def start_instance(workdir, host, hostname, listeners=("smtp",), extra=""):
+    """prepare_instance(), started."""
+    return prepare_instance(workdir, host, hostname, listeners,
+                            extra).start()
 
 
 def stop_all(servers):

@@ -9,7 +9,6 @@ zone; dkimpy gets the public keys from the same output (its dnsfunc).
 Mail submitted on A carries one signature per key, both verifying at carol
 (local) and at bob (relayed); bounces from A's queue are signed too; one
 changed byte fails; a domain without keys sends unsigned mail."""
-import os
 import re
 import smtplib
 import socket
@@ -18,29 +17,12 @@ import time
 
 import pytest
 
-from conftest import PosthornServer, free_ports, require_store
-from instances import (DUMP, OUTBOUND, add_users, require_tools, stop_all,
-                       stored, wait_stored)
+from conftest import require_store
+from instances import (DUMP, OUTBOUND, add_users, prepare_instance,
+                       require_tools, stop_all, stored, wait_stored)
 
 dkim = pytest.importorskip("dkim")
 pytest.importorskip("nacl")  # dkimpy's Ed25519
-
-
-def make_server(workdir, host, hostname, names, extra=""):
-    """Like instances.start_instance, but not started: A is prepared with
-    the daemon down."""
-    os.makedirs(workdir)
-    data_dir = os.path.join(workdir, "data")
-    os.makedirs(data_dir)
-    ports = dict(zip(names, free_ports(len(names), host)))
-    config_path = os.path.join(workdir, "posthorn.conf")
-    with open(config_path, "w") as f:
-        f.write("[server]\nhostname = %s\ndata_dir = %s\nlog_level = debug\n"
-                "[listen]\n%s\n%s"
-                % (hostname, data_dir,
-                   "\n".join("%s = %s:%d" % (n, host, p)
-                             for n, p in ports.items()), extra))
-    return PosthornServer(workdir, ports, config_path, data_dir, host)
 
 
 def txt_records(zone_text):
@@ -64,14 +46,14 @@ def mail(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dkimsign")
     servers = []
     try:
-        b = make_server(str(tmp / "b"), "127.0.0.3", "mx.b.test", ["smtp"])
+        b = prepare_instance(str(tmp / "b"), "127.0.0.3", "mx.b.test")
         b.start()
         servers.append(b)
         add_users(b, "b.test", "bob@b.test")
 
         zone = tmp / "zone"
         zone.write_text("b.test. MX 10 mx.b.test.\nmx.b.test. A 127.0.0.3\n")
-        a = make_server(
+        a = prepare_instance(
             str(tmp / "a"), "127.0.0.2", "mx.a.test",
             ["smtp", "submission", "imaps"],
             "[dns]\nstatic = %s\n" % zone +
@@ -332,8 +314,8 @@ def test_dns_without_source(tmp_path):
     is left to the admin; an IPv6 source gives ip6: and AAAA; a relay
     host is pointed out."""
     require_store()
-    server = make_server(str(tmp_path / "s"), "127.0.0.1", "mail.d.test",
-                         ["submissions"])
+    server = prepare_instance(str(tmp_path / "s"), "127.0.0.1", "mail.d.test",
+                              ["submissions"])
     server.cli("domain", "add", "d.test", check=True)
     out = server.cli("dns", "D.test.", check=True).stdout
     assert 'd.test. 3600 IN TXT "v=spf1 mx -all"\n' in out

@@ -19,7 +19,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (BUILD, REPO, PosthornServer, free_ports, require_store)
+from conftest import BUILD, REPO, require_store
+from instances import prepare_instance
 
 HELPER = os.path.join(BUILD, "tests", "unit", "dmarc-report",
                       "dmarc-record-helper")
@@ -51,22 +52,14 @@ def needs_tools():
 
 
 def make_server(tmp_path, extra=""):
-    workdir = str(tmp_path)
-    data_dir = os.path.join(workdir, "data")
-    port = free_ports(1)[0]
-    zone = os.path.join(workdir, "zone")
+    zone = os.path.join(str(tmp_path), "zone")
     with open(zone, "w") as f:
         f.write(ZONE)
-    config_path = os.path.join(workdir, "posthorn.conf")
-    with open(config_path, "w") as f:
-        f.write("[server]\nhostname = mx.b.test\ndata_dir = %s\n"
-                "log_level = debug\n[listen]\nsmtp = 127.0.0.1:%d\n"
-                "[dns]\nstatic = %s\n"
-                "[auth]\nreport_org = Test Org <&>\n"
-                "report_sender = reports@b.test\n%s"
-                % (data_dir, port, zone, extra))
-    server = PosthornServer(workdir, {"smtp": port}, config_path, data_dir,
-                            "127.0.0.1")
+    server = prepare_instance(
+        str(tmp_path), "127.0.0.1", "mx.b.test",
+        extra="[dns]\nstatic = %s\n"
+        "[auth]\nreport_org = Test Org <&>\n"
+        "report_sender = reports@b.test\n%s" % (zone, extra))
     server.cli("domain", "add", "b.test", check=True)
     server.cli("user", "add", "dmarc@b.test", "--password-stdin",
                input="pw\n", check=True)

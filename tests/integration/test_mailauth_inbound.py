@@ -535,7 +535,8 @@ def test_ipv6_client(tmp_path, keys):
     config = tmp_path / "posthorn.conf"
     config.write_text("[server]\nhostname = localhost\ndata_dir = %s\n"
                       "log_level = debug\n[listen]\nsmtp = [::1]:%d\n"
-                      "[dns]\nstatic = %s\n" % (data_dir, port, zone))
+                      "[dns]\nstatic = %s\nresolver = static\n"
+                      % (data_dir, port, zone))
     mx = PosthornServer(str(tmp_path), {"smtp": port}, str(config),
                         str(data_dir), "::1")
     mx.cli("domain", "add", "example.org", check=True)

@@ -63,18 +63,26 @@ static const char zone_text[] =
 	"@     TXT \"v=spf1 \" \"ip4:127.0.0.3 -all\"\n"
 	"nomx.test. MX 0 .\n";
 
-static struct dns_resolver *make_resolver(struct event_base *base,
-					  struct dns_zone *zone)
+static struct dns_resolver *make_resolver_mode(struct event_base *base,
+					       struct dns_zone *zone,
+					       bool static_only)
 {
 	char *errors;
 	assert_int_equal(dns_zone_parse(zone_text, "t", 100, zone, &errors), 0);
 	struct dns_resolver_settings set = {.static_zone = zone,
-					    .timeout_ms = 5000};
+					    .timeout_ms = 5000,
+					    .static_only = static_only};
 	const char *error = NULL;
 	struct dns_resolver *r = dns_resolver_create(base, &set, &error);
 	if (r == NULL)
 		fail_msg("resolver: %s", error);
 	return r;
+}
+
+static struct dns_resolver *make_resolver(struct event_base *base,
+					  struct dns_zone *zone)
+{
+	return make_resolver_mode(base, zone, false);
 }
 
 static void lookup(struct event_base *base, struct dns_resolver *r,
@@ -133,6 +141,35 @@ static void test_static_answers(void **state)
 	event_base_free(base);
 }
 
+/* static_only: names outside the zone do not exist, answered at once by
+ * the resolver itself (the timeout would say "timeout" otherwise); the
+ * zone's own names still answer. */
+static void test_static_only(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct dns_zone zone;
+	struct dns_resolver *r = make_resolver_mode(base, &zone, true);
+	struct result res;
+
+	lookup(base, r, "example.com", DNS_TYPE_TXT, &res);
+	assert_string_equal(res.error, "");
+	assert_int_equal(res.rcode, 3);
+	assert_int_equal(res.count, 0);
+	lookup(base, r, "_dmarc.gmail.com", DNS_TYPE_TXT, &res);
+	assert_int_equal(res.rcode, 3);
+
+	lookup(base, r, "two.test", DNS_TYPE_TXT, &res);
+	assert_string_equal(res.first, "v=spf1 ip4:127.0.0.3 -all");
+	lookup(base, r, "mx-a.two.test", DNS_TYPE_A, &res);
+	assert_string_equal(res.first, "127.0.0.3");
+	lookup(base, r, "nomx.test", DNS_TYPE_MX, &res);
+	assert_string_equal(res.first, "0 .");
+
+	dns_resolver_destroy(&r);
+	dns_zone_free(&zone);
+	event_base_free(base);
+}
+
 static void test_cancel(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -159,6 +196,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static_answers),
+		cmocka_unit_test(test_static_only),
 		cmocka_unit_test(test_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
