@@ -4,6 +4,7 @@
 #include "dkim-private.h"
 
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <time.h>
 
 /* Key lookups start as soon as the header is complete, so they run while
@@ -46,6 +47,83 @@ static void set_result(struct dkim_verify_sig *s, enum dkim_result r,
 
 static void check_done(struct dkim_verify *v);
 
+/* Decoded public keys by their p= bytes: OpenSSL 3's decoders cost several
+ * times the RSA verification itself, and a receiver sees the same few
+ * keys over and over. An EVP_PKEY is reference counted and safe to verify
+ * with from several threads, so entries are shared. */
+#define DKIM_PKEY_CACHE_SIZE 64
+struct dkim_pkey_entry {
+	uint8_t *der;
+	size_t der_len;
+	bool ed25519;
+	EVP_PKEY *pkey;
+	uint64_t used;
+};
+static struct dkim_pkey_entry pkey_cache[DKIM_PKEY_CACHE_SIZE];
+static uint64_t pkey_cache_clock;
+static pthread_mutex_t pkey_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static EVP_PKEY *pkey_decode(const uint8_t *der, size_t len, bool ed25519)
+{
+	const uint8_t *p = der;
+	EVP_PKEY *pkey;
+
+	if (ed25519)
+		return len != 32 ? NULL :
+			EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+						    der, 32);
+	pkey = d2i_PUBKEY(NULL, &p, (long)len);
+	if (pkey == NULL) {
+		/* some publish a bare RSAPublicKey */
+		p = der;
+		pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
+	}
+	return pkey;
+}
+
+/* A reference to the key for der (the caller frees it), from the cache or
+ * decoded and remembered; NULL when it does not decode. */
+static EVP_PKEY *pkey_get(const uint8_t *der, size_t len, bool ed25519)
+{
+	struct dkim_pkey_entry *victim = &pkey_cache[0];
+	EVP_PKEY *pkey;
+
+	pthread_mutex_lock(&pkey_cache_lock);
+	for (unsigned i = 0; i < DKIM_PKEY_CACHE_SIZE; i++) {
+		struct dkim_pkey_entry *e = &pkey_cache[i];
+		if (e->pkey != NULL && e->ed25519 == ed25519 &&
+		    e->der_len == len && memcmp(e->der, der, len) == 0) {
+			e->used = ++pkey_cache_clock;
+			EVP_PKEY_up_ref(e->pkey);
+			pkey = e->pkey;
+			pthread_mutex_unlock(&pkey_cache_lock);
+			return pkey;
+		}
+		if (e->used < victim->used)
+			victim = e;
+	}
+	pthread_mutex_unlock(&pkey_cache_lock);
+
+	/* Decoded outside the lock; a race only decodes a key twice. */
+	pkey = pkey_decode(der, len, ed25519);
+	if (pkey == NULL)
+		return NULL;
+	uint8_t *copy = i_malloc(len);
+	memcpy(copy, der, len);
+	EVP_PKEY_up_ref(pkey);
+	pthread_mutex_lock(&pkey_cache_lock);
+	EVP_PKEY *old_pkey = victim->pkey;
+	uint8_t *old_der = victim->der;
+	*victim = (struct dkim_pkey_entry){
+		.der = copy, .der_len = len, .ed25519 = ed25519, .pkey = pkey,
+		.used = ++pkey_cache_clock,
+	};
+	pthread_mutex_unlock(&pkey_cache_lock);
+	EVP_PKEY_free(old_pkey);
+	i_free(old_der);
+	return pkey;
+}
+
 static void on_key(const struct dns_answer *a, const char *error, void *ctx)
 {
 	struct dkim_verify_sig *s = ctx;
@@ -79,20 +157,7 @@ static void on_key(const struct dns_answer *a, const char *error, void *ctx)
 			set_result(s, DKIM_RESULT_PERMERROR,
 				   "key type does not match the algorithm");
 		} else {
-			const uint8_t *p = rec.pubkey;
-			if (ed) {
-				if (rec.pubkey_len == 32)
-					s->pkey = EVP_PKEY_new_raw_public_key(
-						EVP_PKEY_ED25519, NULL, p, 32);
-			} else {
-				s->pkey = d2i_PUBKEY(NULL, &p, (long)rec.pubkey_len);
-				if (s->pkey == NULL) {
-					/* some publish a bare RSAPublicKey */
-					p = rec.pubkey;
-					s->pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p,
-								(long)rec.pubkey_len);
-				}
-			}
+			s->pkey = pkey_get(rec.pubkey, rec.pubkey_len, ed);
 			if (s->pkey == NULL) {
 				set_result(s, DKIM_RESULT_PERMERROR,
 					   "unusable public key");

@@ -274,6 +274,48 @@ static void test_sign_roundtrip(void **state)
 	}
 }
 
+/* Decoded keys are cached by their bytes: a rotated key record (same
+ * selector, new key) is used at once, and an old signature then fails,
+ * however often the old key verified before. */
+static void test_key_rotation(void **state)
+{
+	char *pem[2], *rec[2];
+	struct dkim_key *key[2];
+	const char *error;
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(dkim_keygen(DKIM_ALG_RSA_SHA256, 1024, &pem[i],
+					     &rec[i], &error), 0);
+		key[i] = dkim_key_from_pem(pem[i], strlen(pem[i]), &error);
+		assert_non_null(key[i]);
+	}
+	char *by0 = sign_msg(key[0], test_msg, strlen(test_msg), 4096);
+	char *by1 = sign_msg(key[1], test_msg, strlen(test_msg), 4096);
+	struct test_dns *dns = test_dns_create();
+	test_dns_add(dns, "sel._domainkey.example.com", "TXT", rec[0],
+		     strlen(rec[0]));
+	for (int round = 0; round < 3; round++)
+		assert_int_equal(verify_first(dns, by0, strlen(by0), 4096),
+				 DKIM_RESULT_PASS);
+	assert_int_equal(verify_first(dns, by1, strlen(by1), 4096),
+			 DKIM_RESULT_FAIL);
+	test_dns_clear(dns);
+	test_dns_add(dns, "sel._domainkey.example.com", "TXT", rec[1],
+		     strlen(rec[1]));
+	assert_int_equal(verify_first(dns, by1, strlen(by1), 4096),
+			 DKIM_RESULT_PASS);
+	assert_int_equal(verify_first(dns, by0, strlen(by0), 4096),
+			 DKIM_RESULT_FAIL);
+	test_dns_destroy(&dns);
+	for (int i = 0; i < 2; i++) {
+		dkim_key_free(&key[i]);
+		free(pem[i]);
+		free(rec[i]);
+	}
+	i_free(by0);
+	i_free(by1);
+}
+
 static void test_parsers(void **state)
 {
 	static const struct { const char *v; int ret; } sigs[] = {
@@ -497,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_gmail_samples),
 		cmocka_unit_test(test_rfc8463_example),
 		cmocka_unit_test(test_sign_roundtrip),
+		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_dkimpy_verifies_ours),
 		cmocka_unit_test(test_ours_verifies_dkimpy),
 		cmocka_unit_test(test_cli_keygen),
