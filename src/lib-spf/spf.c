@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib.h"
+#include "timeutil.h"
 #include "buf.h"
 #include "pool.h"
 #include "strutil.h"
@@ -70,6 +71,8 @@ struct spf_check {
 
 	enum spf_wait wait;
 	void *request;
+	int64_t (*clock_ms)(void);
+	int64_t deadline_ms;
 
 	bool done;
 	enum spf_result result;
@@ -817,6 +820,11 @@ static void on_dns(const struct dns_answer *a, const char *error, void *ctx)
 		finish(c, c->result, c->reason);
 		return;
 	}
+	if (c->clock_ms() > c->deadline_ms) {
+		c->reason = NULL;
+		finish(c, SPF_RESULT_TEMPERROR, "time limit exceeded");
+		return;
+	}
 	if (error != NULL && wait != SPF_WAIT_PTR && wait != SPF_WAIT_PTR_ADDR &&
 	    wait != SPF_WAIT_EXP) {
 		frame_result(c, SPF_RESULT_TEMPERROR,
@@ -891,6 +899,10 @@ struct spf_check *spf_check_start(const struct mailauth_dns *dns,
 	c->callback = callback;
 	c->ctx = ctx;
 	c->now = req->now != 0 ? req->now : (long long)time(NULL);
+	c->clock_ms = req->clock_ms != NULL ? req->clock_ms : time_mono_ms;
+	c->deadline_ms = c->clock_ms() + (req->time_limit_ms != 0 ?
+					  req->time_limit_ms :
+					  SPF_DEFAULT_TIME_LIMIT_MS);
 
 	if (req->client_ip.ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)&req->client_ip;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include "mailauth-dns.h"
@@ -48,7 +49,16 @@ struct spf_request {
 	const char *receiver; /* our host name, for %{r} and the header */
 	/* Seconds since the epoch for %{t}; 0 = now. */
 	long long now;
+	/* RFC 7208 section 4.6.4: the whole evaluation may take at most this
+	 * long; a lookup answering later ends it with temperror ("time limit
+	 * exceeded"), so a hostile chain of slow names holds a session for
+	 * about this plus one DNS timeout. 0 = SPF_DEFAULT_TIME_LIMIT_MS. */
+	unsigned time_limit_ms;
+	/* Monotonic milliseconds; NULL = time_mono_ms(). For tests. */
+	int64_t (*clock_ms)(void);
 };
+/* The RFC's "at least 20 seconds". */
+#define SPF_DEFAULT_TIME_LIMIT_MS 20000
 
 struct spf_check;
 typedef void spf_callback_t(struct spf_check *check, void *ctx);

@@ -209,6 +209,41 @@ static void test_expansion_limit(void **state)
 	test_dns_destroy(&dns);
 }
 
+/* Each call is 15 seconds later: the second answer comes past the 20 s
+ * limit. */
+static int64_t slow_clock_now;
+static int64_t slow_clock(void)
+{
+	slow_clock_now += 15000;
+	return slow_clock_now;
+}
+
+static void test_time_limit(void **state)
+{
+	struct test_dns *dns = test_dns_create();
+	const char *rec = "v=spf1 include:c.test -all";
+	const char *inc = "v=spf1 ip4:192.0.2.0/24 -all";
+	test_dns_add(dns, "b.test", "TXT", rec, strlen(rec));
+	test_dns_add(dns, "c.test", "TXT", inc, strlen(inc));
+	struct spf_request req = { .helo = "h.test", .sender = "a@b.test" };
+	set_ip(&req, "192.0.2.1");
+	struct spf_check *check;
+	assert_int_equal(run_check(dns, &req, &check), SPF_RESULT_PASS);
+	spf_check_destroy(&check);
+
+	slow_clock_now = 0;
+	req.clock_ms = slow_clock;
+	assert_int_equal(run_check(dns, &req, &check), SPF_RESULT_TEMPERROR);
+	assert_string_equal(spf_check_reason(check), "time limit exceeded");
+	spf_check_destroy(&check);
+	/* A larger limit lets the same evaluation finish. */
+	slow_clock_now = 0;
+	req.time_limit_ms = 60000;
+	assert_int_equal(run_check(dns, &req, &check), SPF_RESULT_PASS);
+	spf_check_destroy(&check);
+	test_dns_destroy(&dns);
+}
+
 static void test_destroy_pending(void **state)
 {
 	struct test_dns *dns = test_dns_create();
@@ -254,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_record_check),
 		cmocka_unit_test(test_received_header),
 		cmocka_unit_test(test_destroy_pending),
+		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_expansion_limit),
 		cmocka_unit_test(test_rfc7208_suite),
 	};
