@@ -205,3 +205,21 @@ bool net_addr_is_loopback(const struct net_addr *addr)
 	}
 	return (ntohl(in.s_addr) >> 24) == 127;
 }
+
+size_t net_addr_limit_key(const struct net_addr *addr,
+			  unsigned char key[NET_ADDR_LIMIT_KEY_SIZE])
+{
+	struct in_addr in;
+
+	if (addr->ss.ss_family == AF_INET) {
+		in = ((const struct sockaddr_in *)&addr->ss)->sin_addr;
+	} else if (!net_addr_v4mapped(addr, &in)) {
+		const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
+		key[0] = 6;
+		memcpy(key + 1, sin6->sin6_addr.s6_addr, 8);
+		return 9;
+	}
+	key[0] = 4;
+	memcpy(key + 1, &in, 4);
+	return 5;
+}

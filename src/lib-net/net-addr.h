@@ -38,4 +38,13 @@ bool net_addr_is_ipv6(const struct net_addr *addr);
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */
 bool net_addr_is_loopback(const struct net_addr *addr);
 
+/* The key connection limits and the greeting memory count a client by:
+ * the IPv4 address, or the /64 prefix of an IPv6 one (one end site is
+ * normally given at least a /64, so per-address counting would let a
+ * single host use 2^64 "clients"). IPv4-mapped addresses count as IPv4.
+ * Writes at most NET_ADDR_LIMIT_KEY_SIZE bytes; returns the length. */
+#define NET_ADDR_LIMIT_KEY_SIZE 9
+size_t net_addr_limit_key(const struct net_addr *addr,
+			  unsigned char key[NET_ADDR_LIMIT_KEY_SIZE]);
+
 #endif

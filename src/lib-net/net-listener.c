@@ -20,7 +20,7 @@
  * peers count as their IPv4 address. */
 struct net_ip_count {
 	struct net_ip_count *next;
-	uint8_t key[17]; /* family byte + up to 16 address bytes */
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE]; /* net_addr_limit_key() */
 	unsigned count;
 };
 
@@ -37,7 +37,7 @@ struct net_network {
 #define NET_GREET_WAYS 4
 #define NET_GREET_SETS (NET_GREETING_PASS_MAX / NET_GREET_WAYS)
 struct net_greet_entry {
-	uint8_t key[17];
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE];
 	time_t expires; /* 0 = empty */
 };
 
@@ -69,7 +69,6 @@ struct net_listener {
 	bool freed;
 };
 
-static size_t net_ip_key(const struct net_addr *addr, uint8_t key[17]);
 
 static int net_network_parse(const char *str, size_t len,
 			     struct net_network *net_r)
@@ -146,6 +145,25 @@ static int net_service_parse_trusted(struct net_service *service,
 	return 0;
 }
 
+/* The whole address, for matching trusted networks: family byte (4 or 6)
+ * and the address bytes; IPv4-mapped peers as IPv4. */
+static void net_ip_key(const struct net_addr *addr, uint8_t key[17])
+{
+	const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
+
+	if (addr->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&addr->ss;
+		key[0] = 4;
+		memcpy(key + 1, &sin->sin_addr, 4);
+	} else if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		key[0] = 4;
+		memcpy(key + 1, &sin6->sin6_addr.s6_addr[12], 4);
+	} else {
+		key[0] = 6;
+		memcpy(key + 1, &sin6->sin6_addr, 16);
+	}
+}
+
 static bool net_network_match(const struct net_network *net,
 			      const uint8_t key[17])
 {
@@ -191,14 +209,14 @@ static uint32_t net_key_hash(const uint8_t *key, size_t len)
 bool net_service_greeting_needed(struct net_service *service,
 				 const struct net_addr *peer)
 {
-	uint8_t key[17] = {0};
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE] = {0};
 	bool needed = true;
 
 	if (service->set.greeting_delay_ms == 0 || service->set.implicit_tls)
 		return false;
 	if (net_service_is_trusted(service, peer))
 		return false;
-	size_t len = net_ip_key(peer, key);
+	size_t len = net_addr_limit_key(peer, key);
 	time_t now = time(NULL);
 	pthread_mutex_lock(&service->lock);
 	if (service->greet != NULL) {
@@ -223,9 +241,9 @@ bool net_service_greeting_needed(struct net_service *service,
 void net_service_greeting_result(struct net_service *service,
 				 const struct net_addr *peer, bool passed)
 {
-	uint8_t key[17] = {0};
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE] = {0};
 
-	size_t len = net_ip_key(peer, key);
+	size_t len = net_addr_limit_key(peer, key);
 	time_t now = time(NULL);
 	pthread_mutex_lock(&service->lock);
 	if (!passed) {
@@ -398,24 +416,6 @@ unsigned net_service_connection_count(struct net_service *service)
 	return n;
 }
 
-static size_t net_ip_key(const struct net_addr *addr, uint8_t key[17])
-{
-	if (addr->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&addr->ss;
-		key[0] = 4;
-		memcpy(key + 1, &sin->sin_addr, 4);
-		return 5;
-	}
-	const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
-	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		key[0] = 4;
-		memcpy(key + 1, &sin6->sin6_addr.s6_addr[12], 4);
-		return 5;
-	}
-	key[0] = 6;
-	memcpy(key + 1, &sin6->sin6_addr, 16);
-	return 17;
-}
 
 static struct net_ip_count **net_ip_lookup(struct net_service *service,
 					   const uint8_t *key, size_t len)
@@ -430,8 +430,8 @@ static struct net_ip_count **net_ip_lookup(struct net_service *service,
 int net_service_conn_acquire(struct net_service *service,
 			     const struct net_addr *peer, const char **reason_r)
 {
-	uint8_t key[17] = {0};
-	size_t len = net_ip_key(peer, key);
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE] = {0};
+	size_t len = net_addr_limit_key(peer, key);
 	int ret = 0;
 
 	pthread_mutex_lock(&service->lock);
@@ -459,8 +459,8 @@ int net_service_conn_acquire(struct net_service *service,
 void net_service_conn_release(struct net_service *service,
 			      const struct net_addr *peer)
 {
-	uint8_t key[17] = {0};
-	size_t len = net_ip_key(peer, key);
+	uint8_t key[NET_ADDR_LIMIT_KEY_SIZE] = {0};
+	size_t len = net_addr_limit_key(peer, key);
 
 	pthread_mutex_lock(&service->lock);
 	struct net_ip_count **p = net_ip_lookup(service, key, len);

@@ -117,6 +117,175 @@ static const char *skip_prefix(const char *args, const char *prefix)
 	return args;
 }
 
+/* The part MAIL and RCPT share: "FROM:"/"TO:", the path, and the
+ * separating spaces. Returns 1 with *p_r at the first parameter (or the
+ * end), or -1 with error_r set. */
+static int parse_path_head(const char *args, const char *prefix,
+			   const char *syntax, bool sender,
+			   enum smtp_address_flags flags, struct pool *pool,
+			   struct smtp_address *path_r, const char **p_r,
+			   struct smtp_error *error_r)
+{
+	enum smtp_address_error code;
+	const char *p, *reason;
+
+	p = skip_prefix(args, prefix);
+	if (p == NULL || *p == '\0')
+		return set_error(error_r, 501, "5.5.4", syntax);
+	if (smtp_path_parse_full(p, pool, flags, sender, path_r, &p, &code,
+				 &reason) < 0)
+		return address_error(pool, sender, code, reason, error_r);
+	if (*p != '\0' && *p != ' ')
+		return address_error(pool, sender, SMTP_ADDRESS_ERR_SYNTAX,
+				     "Invalid characters after address",
+				     error_r);
+	while (*p == ' ')
+		p++;
+	*p_r = p;
+	return 1;
+}
+
+/* One parameter a command knows: recognised only while one of caps is
+ * offered; parse() stores the value into the command's args and returns
+ * NULL, or the 501 text for a bad value. */
+struct param_def {
+	const char *keyword;
+	enum smtp_caps caps;
+	const char *(*parse)(const struct esmtp_param *param, struct pool *pool,
+			     enum smtp_caps caps, void *args);
+};
+
+/* The parameters from p on, each at most once (RFC 5321 section 4.1.2
+ * does not allow repeats); unknown or unoffered ones get 555. */
+static int parse_params(const char *p, struct pool *pool, enum smtp_caps caps,
+			const struct param_def *defs, unsigned def_count,
+			void *args, struct smtp_error *error_r)
+{
+	unsigned seen = 0;
+
+	i_assert(def_count <= sizeof(seen) * 8);
+	while (*p != '\0') {
+		struct esmtp_param param;
+		unsigned i;
+
+		if (!next_param(&p, pool, &param))
+			return set_error(error_r, 501, "5.5.4",
+					 "Invalid parameter syntax");
+		for (i = 0; i < def_count; i++) {
+			if (str_ascii_eq_ci(param.keyword, defs[i].keyword) &&
+			    (caps & defs[i].caps) != 0)
+				break;
+		}
+		if (i == def_count)
+			return unsupported(pool, &param, error_r);
+		const char *bad = defs[i].parse(&param, pool, caps, args);
+		if (bad != NULL)
+			return set_error(error_r, 501, "5.5.4", bad);
+		if ((seen & (1u << i)) != 0)
+			return set_error(error_r, 501, "5.5.4",
+					 "Duplicate parameter");
+		seen |= 1u << i;
+	}
+	return 1;
+}
+
+/* size-value = 1*20DIGIT (RFC 1870 section 5). */
+static const char *mail_size(const struct esmtp_param *param,
+			     struct pool *pool,
+			     enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	if (param->value == NULL || strlen(param->value) > 20 ||
+	    str_to_uint64(param->value, UINT64_MAX, &mail->size) < 0)
+		return "Invalid SIZE value";
+	mail->size_set = true;
+	return NULL;
+}
+
+static const char *mail_body(const struct esmtp_param *param,
+			     struct pool *pool,
+			     enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	if (value_is(param, "7BIT"))
+		mail->body = SMTP_BODY_7BIT;
+	else if (value_is(param, "8BITMIME") && (caps & SMTP_CAP_8BITMIME) != 0)
+		mail->body = SMTP_BODY_8BITMIME;
+	else if (value_is(param, "BINARYMIME") &&
+		 (caps & SMTP_CAP_BINARYMIME) != 0)
+		mail->body = SMTP_BODY_BINARYMIME;
+	else
+		return "Invalid BODY value";
+	return NULL;
+}
+
+static const char *mail_smtputf8(const struct esmtp_param *param,
+				 struct pool *pool,
+				 enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	/* RFC 6531 section 3.4: "MUST not accept a value". */
+	if (param->value != NULL)
+		return "SMTPUTF8 takes no value";
+	mail->smtputf8 = true;
+	return NULL;
+}
+
+static const char *mail_ret(const struct esmtp_param *param,
+			    struct pool *pool,
+			    enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	if (value_is(param, "FULL"))
+		mail->ret = SMTP_DSN_RET_FULL;
+	else if (value_is(param, "HDRS"))
+		mail->ret = SMTP_DSN_RET_HDRS;
+	else
+		return "Invalid RET value";
+	return NULL;
+}
+
+static const char *mail_envid(const struct esmtp_param *param,
+			      struct pool *pool,
+			      enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	if (param->value == NULL || strlen(param->value) > SMTP_ENVID_MAX_LEN ||
+	    smtp_xtext_decode(param->value, pool, &mail->envid) < 0)
+		return "Invalid ENVID value";
+	mail->envid_raw = param->value;
+	return NULL;
+}
+
+/* RFC 4954 section 5: AUTH=<> or AUTH=xtext. */
+static const char *mail_auth(const struct esmtp_param *param,
+			     struct pool *pool,
+			     enum smtp_caps caps, void *args)
+{
+	struct smtp_mail_args *mail = args;
+
+	if (param->value != NULL && strcmp(param->value, "<>") == 0)
+		mail->auth = param->value;
+	else if (param->value == NULL ||
+		 smtp_xtext_decode(param->value, pool, &mail->auth) < 0)
+		return "Invalid AUTH value";
+	return NULL;
+}
+
+static const struct param_def mail_params[] = {
+	{ "SIZE", SMTP_CAP_SIZE, mail_size },
+	{ "BODY", SMTP_CAP_8BITMIME | SMTP_CAP_BINARYMIME, mail_body },
+	{ "SMTPUTF8", SMTP_CAP_SMTPUTF8, mail_smtputf8 },
+	{ "RET", SMTP_CAP_DSN, mail_ret },
+	{ "ENVID", SMTP_CAP_DSN, mail_envid },
+	{ "AUTH", SMTP_CAP_AUTH, mail_auth },
+};
+
 /* "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF
  * (RFC 5321 section 4.1.1.2), with the parameters of RFC 1870 (SIZE),
  * RFC 6152/3030 (BODY), RFC 6531 (SMTPUTF8), RFC 3461 (RET, ENVID) and
@@ -126,107 +295,16 @@ int smtp_mail_args_parse(const char *args, struct pool *pool,
 			 struct smtp_error *error_r)
 {
 	enum smtp_address_flags flags = 0;
-	enum smtp_address_error code;
-	const char *p, *reason;
-	unsigned seen = 0;
+	const char *p;
 
 	memset(mail_r, 0, sizeof(*mail_r));
-	p = skip_prefix(args, "FROM:");
-	if (p == NULL || *p == '\0')
-		return set_error(error_r, 501, "5.5.4",
-				 "Syntax: MAIL FROM:<address>");
 	if ((caps & SMTP_CAP_SMTPUTF8) != 0)
 		flags |= SMTP_ADDRESS_FLAG_ALLOW_UTF8;
-	if (smtp_path_parse_full(p, pool, flags, true, &mail_r->path, &p,
-				 &code, &reason) < 0)
-		return address_error(pool, true, code, reason, error_r);
-	if (*p != '\0' && *p != ' ')
-		return address_error(pool, true, SMTP_ADDRESS_ERR_SYNTAX,
-				     "Invalid characters after address",
-				     error_r);
-	while (*p == ' ')
-		p++;
-
-	while (*p != '\0') {
-		struct esmtp_param param;
-		unsigned bit;
-
-		if (!next_param(&p, pool, &param))
-			return set_error(error_r, 501, "5.5.4",
-					 "Invalid parameter syntax");
-		if (str_ascii_eq_ci(param.keyword, "SIZE") &&
-		    (caps & SMTP_CAP_SIZE) != 0) {
-			bit = 1 << 0;
-			/* size-value = 1*20DIGIT (RFC 1870 section 5). */
-			if (param.value == NULL || strlen(param.value) > 20 ||
-			    str_to_uint64(param.value, UINT64_MAX,
-					  &mail_r->size) < 0)
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid SIZE value");
-			mail_r->size_set = true;
-		} else if (str_ascii_eq_ci(param.keyword, "BODY") &&
-			   (caps & (SMTP_CAP_8BITMIME |
-				    SMTP_CAP_BINARYMIME)) != 0) {
-			bit = 1 << 1;
-			if (value_is(&param, "7BIT"))
-				mail_r->body = SMTP_BODY_7BIT;
-			else if (value_is(&param, "8BITMIME") &&
-				 (caps & SMTP_CAP_8BITMIME) != 0)
-				mail_r->body = SMTP_BODY_8BITMIME;
-			else if (value_is(&param, "BINARYMIME") &&
-				 (caps & SMTP_CAP_BINARYMIME) != 0)
-				mail_r->body = SMTP_BODY_BINARYMIME;
-			else
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid BODY value");
-		} else if (str_ascii_eq_ci(param.keyword, "SMTPUTF8") &&
-			   (caps & SMTP_CAP_SMTPUTF8) != 0) {
-			bit = 1 << 2;
-			/* RFC 6531 section 3.4: "MUST not accept a value". */
-			if (param.value != NULL)
-				return set_error(error_r, 501, "5.5.4",
-						 "SMTPUTF8 takes no value");
-			mail_r->smtputf8 = true;
-		} else if (str_ascii_eq_ci(param.keyword, "RET") &&
-			   (caps & SMTP_CAP_DSN) != 0) {
-			bit = 1 << 3;
-			if (value_is(&param, "FULL"))
-				mail_r->ret = SMTP_DSN_RET_FULL;
-			else if (value_is(&param, "HDRS"))
-				mail_r->ret = SMTP_DSN_RET_HDRS;
-			else
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid RET value");
-		} else if (str_ascii_eq_ci(param.keyword, "ENVID") &&
-			   (caps & SMTP_CAP_DSN) != 0) {
-			bit = 1 << 4;
-			if (param.value == NULL ||
-			    strlen(param.value) > SMTP_ENVID_MAX_LEN ||
-			    smtp_xtext_decode(param.value, pool,
-					      &mail_r->envid) < 0)
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid ENVID value");
-			mail_r->envid_raw = param.value;
-		} else if (str_ascii_eq_ci(param.keyword, "AUTH") &&
-			   (caps & SMTP_CAP_AUTH) != 0) {
-			bit = 1 << 5;
-			/* RFC 4954 section 5: AUTH=<> or AUTH=xtext. */
-			if (param.value != NULL &&
-			    strcmp(param.value, "<>") == 0)
-				mail_r->auth = param.value;
-			else if (param.value == NULL ||
-				 smtp_xtext_decode(param.value, pool,
-						   &mail_r->auth) < 0)
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid AUTH value");
-		} else {
-			return unsupported(pool, &param, error_r);
-		}
-		if ((seen & bit) != 0)
-			return set_error(error_r, 501, "5.5.4",
-					 "Duplicate parameter");
-		seen |= bit;
-	}
+	if (parse_path_head(args, "FROM:", "Syntax: MAIL FROM:<address>", true,
+			    flags, pool, &mail_r->path, &p, error_r) < 0 ||
+	    parse_params(p, pool, caps, mail_params, N_ELEMENTS(mail_params),
+			 mail_r, error_r) < 0)
+		return -1;
 	if (mail_r->path.utf8 && !mail_r->smtputf8)
 		return address_error(pool, true, SMTP_ADDRESS_ERR_NON_ASCII,
 				     NULL, error_r);
@@ -297,6 +375,32 @@ static bool parse_orcpt(const char *value, struct pool *pool,
 	return true;
 }
 
+static const char *rcpt_notify(const struct esmtp_param *param,
+			       struct pool *pool,
+			       enum smtp_caps caps, void *args)
+{
+	struct smtp_rcpt_args *rcpt = args;
+
+	if (param->value == NULL || !parse_notify(param->value, pool,
+						  &rcpt->notify))
+		return "Invalid NOTIFY value";
+	return NULL;
+}
+
+static const char *rcpt_orcpt(const struct esmtp_param *param,
+			      struct pool *pool,
+			      enum smtp_caps caps, void *args)
+{
+	if (param->value == NULL || !parse_orcpt(param->value, pool, args))
+		return "Invalid ORCPT value";
+	return NULL;
+}
+
+static const struct param_def rcpt_params[] = {
+	{ "NOTIFY", SMTP_CAP_DSN, rcpt_notify },
+	{ "ORCPT", SMTP_CAP_DSN, rcpt_orcpt },
+};
+
 /* "RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" /
  *              Forward-path ) [SP Rcpt-parameters] CRLF
  * (RFC 5321 section 4.1.1.3), with NOTIFY and ORCPT of RFC 3461. */
@@ -306,60 +410,19 @@ int smtp_rcpt_args_parse(const char *args, struct pool *pool,
 			 struct smtp_error *error_r)
 {
 	enum smtp_address_flags flags = SMTP_ADDRESS_FLAG_ALLOW_POSTMASTER;
-	enum smtp_address_error code;
-	const char *p, *reason;
-	unsigned seen = 0;
+	const char *p;
 
 	memset(rcpt_r, 0, sizeof(*rcpt_r));
-	p = skip_prefix(args, "TO:");
-	if (p == NULL || *p == '\0')
-		return set_error(error_r, 501, "5.5.4",
-				 "Syntax: RCPT TO:<address>");
 	if ((caps & SMTP_CAP_SMTPUTF8) != 0)
 		flags |= SMTP_ADDRESS_FLAG_ALLOW_UTF8;
-	if (smtp_path_parse_full(p, pool, flags, false, &rcpt_r->path, &p,
-				 &code, &reason) < 0)
-		return address_error(pool, false, code, reason, error_r);
-	if (*p != '\0' && *p != ' ')
-		return address_error(pool, false, SMTP_ADDRESS_ERR_SYNTAX,
-				     "Invalid characters after address",
-				     error_r);
+	if (parse_path_head(args, "TO:", "Syntax: RCPT TO:<address>", false,
+			    flags, pool, &rcpt_r->path, &p, error_r) < 0)
+		return -1;
 	if (rcpt_r->path.utf8 && !mail_smtputf8)
 		return address_error(pool, false, SMTP_ADDRESS_ERR_NON_ASCII,
 				     NULL, error_r);
-	while (*p == ' ')
-		p++;
-
-	while (*p != '\0') {
-		struct esmtp_param param;
-		unsigned bit;
-
-		if (!next_param(&p, pool, &param))
-			return set_error(error_r, 501, "5.5.4",
-					 "Invalid parameter syntax");
-		if (str_ascii_eq_ci(param.keyword, "NOTIFY") &&
-		    (caps & SMTP_CAP_DSN) != 0) {
-			bit = 1 << 0;
-			if (param.value == NULL ||
-			    !parse_notify(param.value, pool, &rcpt_r->notify))
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid NOTIFY value");
-		} else if (str_ascii_eq_ci(param.keyword, "ORCPT") &&
-			   (caps & SMTP_CAP_DSN) != 0) {
-			bit = 1 << 1;
-			if (param.value == NULL ||
-			    !parse_orcpt(param.value, pool, rcpt_r))
-				return set_error(error_r, 501, "5.5.4",
-						 "Invalid ORCPT value");
-		} else {
-			return unsupported(pool, &param, error_r);
-		}
-		if ((seen & bit) != 0)
-			return set_error(error_r, 501, "5.5.4",
-					 "Duplicate parameter");
-		seen |= bit;
-	}
-	return 1;
+	return parse_params(p, pool, caps, rcpt_params,
+			    N_ELEMENTS(rcpt_params), rcpt_r, error_r);
 }
 
 /* bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CR LF

@@ -5,28 +5,22 @@ domain's MX given by a static zone. B is down, so A defers the message
 with the connection error; the admin command shows it, B comes up and
 `posthorn queue flush` gets it delivered. With A down, the command still
 reads and changes the queue through the store."""
-import os
 import re
-import subprocess
 import time
 
 import pytest
 
-from conftest import (BUILD, PosthornServer, check_log_clean, free_ports,
-                      require_store)
-
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
-ENQUEUE = os.path.join(BUILD, "tests", "unit", "queue", "queue-enqueue")
+from conftest import require_store
+from instances import (DUMP, ENQUEUE, OUTBOUND, add_users, require_tools,
+                       start_instance, stop_all, stored)
+from instances import enqueue as enqueue_data
 
 MESSAGE = (b"From: Alice <alice@a.test>\nTo: Bob <bob@b.test>\n"
            b"Subject: held\nMessage-ID: <qcli1@a.test>\n\nWaiting.\n")
 
 
 def stored_count(server, address):
-    res = subprocess.run([DUMP, server.data_dir, address, "INBOX"],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    return len(re.findall(rb"^MESSAGE \d+ \d+\n", res.stdout, re.M))
+    return len(stored(server, address))
 
 
 def wait_for(what, check, timeout=15.0):
@@ -39,24 +33,7 @@ def wait_for(what, check, timeout=15.0):
 
 def enqueue(server, sender, *rcpts):
     """Queues MESSAGE in server's store; returns the queue id."""
-    res = subprocess.run([ENQUEUE, server.data_dir, sender] + list(rcpts),
-                         input=MESSAGE, capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    return int(res.stdout.split()[0])
-
-
-def start_server(workdir, host, hostname, extra=""):
-    os.makedirs(workdir)
-    data_dir = os.path.join(workdir, "data")
-    port = free_ports(1, host)[0]
-    config_path = os.path.join(workdir, "posthorn.conf")
-    with open(config_path, "w") as f:
-        f.write("[server]\nhostname = %s\ndata_dir = %s\nlog_level = debug\n"
-                "[listen]\nsmtp = %s:%d\n%s"
-                % (hostname, data_dir, host, port, extra))
-    server = PosthornServer(workdir, {"smtp": port}, config_path, data_dir,
-                            host)
-    return server.start()
+    return enqueue_data(server, sender, rcpts, MESSAGE)
 
 
 def queue(server, *args):
@@ -68,43 +45,30 @@ def queue(server, *args):
 def two(tmp_path):
     """(A, B) with B stopped: A's mail for b.test finds a closed port."""
     require_store()
-    for tool in (DUMP, ENQUEUE):
-        if not os.path.exists(tool):
-            pytest.skip("%s is not built" % tool)
+    require_tools(DUMP, ENQUEUE)
     servers = []
     try:
-        b = start_server(str(tmp_path / "b"), "127.0.0.3", "mx.b.test")
+        b = start_instance(str(tmp_path / "b"), "127.0.0.3", "mx.b.test")
         servers.append(b)
         if not re.search(r"event=ready .*listeners=\"[^\"]*smtp", b.log()):
             pytest.skip("posthornd has no smtp listener in this build")
-        b.cli("domain", "add", "b.test", check=True)
-        b.cli("user", "add", "bob@b.test", "--password-stdin", input="pw\n",
-              check=True)
+        add_users(b, "b.test", "bob@b.test")
         assert b.stop() == 0
         zone = tmp_path / "zone"
         zone.write_text("b.test.     MX 10 mx.b.test.\n"
                         "mx.b.test.  A 127.0.0.3\n"
                         "a.test.     MX 10 mx.a.test.\n"
                         "mx.a.test.  A 127.0.0.2\n")
-        a = start_server(
+        a = start_instance(
             str(tmp_path / "a"), "127.0.0.2", "mx.a.test",
-            "[dns]\nstatic = %s\n"
-            "[outbound]\nmx_port = %d\nsource = 127.0.0.2\n"
-            "connect_timeout = 5s\ncommand_timeout = 10s\n"
-            % (zone, b.ports["smtp"]))
+            extra="[dns]\nstatic = %s\n" % zone
+            + OUTBOUND % (b.ports["smtp"], "127.0.0.2"))
         servers.append(a)
         a.wait_log(r"event=queue-start", 5)
-        a.cli("domain", "add", "a.test", check=True)
-        a.cli("user", "add", "alice@a.test", "--password-stdin",
-              input="pw\n", check=True)
+        add_users(a, "a.test", "alice@a.test")
         yield a, b
     finally:
-        # Every daemon is stopped before any is judged, so a failed check
-        # never leaves another one running.
-        stopped = [(server, server.stop()) for server in servers]
-        for server, rc in stopped:
-            check_log_clean(server.log())
-            assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
+        stop_all(servers)
 
 
 def test_queue_deferred_then_flushed(two):

@@ -4,101 +4,42 @@ with STARTTLS and AUTH to bob@b.test (and to a local colleague in the same
 transaction); A (127.0.0.2) finds b.test's MX in its static zone and
 delivers to B (127.0.0.3); bob's INBOX holds the message with both
 Received fields. Without AUTH nothing is relayed."""
-import os
 import re
 import smtplib
 import ssl
-import subprocess
-import time
 
 import pytest
 
-from conftest import (BUILD, PosthornServer, check_log_clean, free_ports,
-                      require_store)
-
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
-
-
-def stored(server, address, mailbox="INBOX"):
-    res = subprocess.run([DUMP, server.data_dir, address, mailbox],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    out, msgs = res.stdout, []
-    while out:
-        m = re.match(rb"MESSAGE (\d+) (\d+)\n", out)
-        assert m, out[:200]
-        size = int(m.group(2))
-        msgs.append(out[m.end():m.end() + size])
-        out = out[m.end() + size + 1:]
-    return msgs
-
-
-def wait_stored(server, address, count, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        msgs = stored(server, address)
-        if len(msgs) >= count:
-            return msgs
-        if time.monotonic() > deadline:
-            pytest.fail("%s has %d messages, expected %d; log:\n%s"
-                        % (address, len(msgs), count, server.log()))
-        time.sleep(0.1)
-
-
-def start_server(workdir, host, hostname, names, extra=""):
-    os.makedirs(workdir)
-    data_dir = os.path.join(workdir, "data")
-    ports = dict(zip(names, free_ports(len(names), host)))
-    config_path = os.path.join(workdir, "posthorn.conf")
-    with open(config_path, "w") as f:
-        f.write("[server]\nhostname = %s\ndata_dir = %s\nlog_level = debug\n"
-                "[listen]\n%s\n%s"
-                % (hostname, data_dir,
-                   "\n".join("%s = %s:%d" % (n, host, p)
-                             for n, p in ports.items()), extra))
-    server = PosthornServer(workdir, ports, config_path, data_dir, host)
-    return server.start()
+from conftest import require_store
+from instances import (DUMP, OUTBOUND, add_users, require_tools,
+                       start_instance, stop_all, stored, wait_stored)
 
 
 @pytest.fixture
 def two(tmp_path):
     require_store()
-    if not os.path.exists(DUMP):
-        pytest.skip("smtp-store-dump is not built")
+    require_tools(DUMP)
     servers = []
     try:
-        b = start_server(str(tmp_path / "b"), "127.0.0.3", "mx.b.test",
-                         ["smtp"])
+        b = start_instance(str(tmp_path / "b"), "127.0.0.3", "mx.b.test")
         servers.append(b)
-        b.cli("domain", "add", "b.test", check=True)
-        b.cli("user", "add", "bob@b.test", "--password-stdin", input="pw\n",
-              check=True)
+        add_users(b, "b.test", "bob@b.test")
         zone = tmp_path / "zone"
         zone.write_text("b.test.     MX 10 mx.b.test.\n"
                         "mx.b.test.  A 127.0.0.3\n")
-        a = start_server(
+        a = start_instance(
             str(tmp_path / "a"), "127.0.0.2", "mx.a.test",
-            ["smtp", "submission"],
-            "[dns]\nstatic = %s\n"
-            "[outbound]\nmx_port = %d\nsource = 127.0.0.2\n"
-            "connect_timeout = 5s\ncommand_timeout = 10s\n"
-            % (zone, b.ports["smtp"]))
+            ("smtp", "submission"),
+            "[dns]\nstatic = %s\n" % zone
+            + OUTBOUND % (b.ports["smtp"], "127.0.0.2"))
         servers.append(a)
         if not re.search(r"event=ready .*listeners=\"[^\"]*submission=",
                          a.log()):
             pytest.skip("posthornd has no submission listener")
-        a.cli("domain", "add", "a.test", check=True)
-        for user in ("alice@a.test", "carol@a.test"):
-            a.cli("user", "add", user, "--password-stdin", input="pw\n",
-                  check=True)
+        add_users(a, "a.test", "alice@a.test", "carol@a.test")
         yield a, b
     finally:
-        # Every daemon is stopped before any is judged, so a failed check
-        # never leaves another one running.
-        stopped = [(server, server.stop()) for server in servers]
-        for server, rc in stopped:
-            check_log_clean(server.log())
-            assert rc == 0, "posthornd exited %s:\n%s" % (rc, server.log())
+        stop_all(servers)
 
 
 def submit(a, login=True):

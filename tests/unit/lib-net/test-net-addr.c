@@ -86,11 +86,45 @@ static void test_parse_bad(void **state)
 	assert_int_equal(net_addr_parse(NULL, &addr, &error), -1);
 }
 
+static size_t limit_key(const char *str, unsigned char key[NET_ADDR_LIMIT_KEY_SIZE])
+{
+	struct net_addr addr;
+	const char *error = NULL;
+
+	assert_int_equal(net_addr_parse(str, &addr, &error), 0);
+	memset(key, 0xaa, NET_ADDR_LIMIT_KEY_SIZE);
+	return net_addr_limit_key(&addr, key);
+}
+
+/* IPv6 clients are counted per /64, IPv4 per address, mapped as IPv4. */
+static void test_limit_key(void **state)
+{
+	unsigned char a[NET_ADDR_LIMIT_KEY_SIZE], b[NET_ADDR_LIMIT_KEY_SIZE];
+	size_t alen, blen;
+
+	alen = limit_key("[2001:db8:1:2::1]:25", a);
+	blen = limit_key("[2001:db8:1:2:ffff:eeee:dddd:cccc]:25", b);
+	assert_int_equal(alen, 9);
+	assert_int_equal(blen, 9);
+	assert_memory_equal(a, b, alen);
+	blen = limit_key("[2001:db8:1:3::1]:25", b);
+	assert_memory_not_equal(a, b, alen);
+
+	alen = limit_key("192.0.2.1:25", a);
+	blen = limit_key("[::ffff:192.0.2.1]:25", b);
+	assert_int_equal(alen, 5);
+	assert_int_equal(blen, 5);
+	assert_memory_equal(a, b, alen);
+	blen = limit_key("192.0.2.2:25", b);
+	assert_memory_not_equal(a, b, alen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_limit_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
