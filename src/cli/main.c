@@ -20,6 +20,12 @@ static const struct cli_family *const cli_families[] = {
 #ifdef HAVE_DKIM
 	&cli_family_dkim,
 #endif
+#ifdef HAVE_CLI_DNS
+	&cli_family_dns,
+#endif
+#ifdef HAVE_DMARC_REPORT
+	&cli_family_dmarc,
+#endif
 	NULL
 };
 
@@ -37,8 +43,10 @@ static void usage(FILE *out)
 	for (size_t i = 0; cli_families[i] != NULL; i++) {
 		const struct cli_family *f = cli_families[i];
 		for (size_t j = 0; f->commands[j].verb != NULL; j++)
-			fprintf(out, "  posthorn %s %s %s\n", f->name,
-				f->commands[j].verb, f->commands[j].usage);
+			fprintf(out, "  posthorn %s %s%s%s\n", f->name,
+				f->commands[j].verb,
+				f->commands[j].verb[0] != '\0' ? " " : "",
+				f->commands[j].usage);
 	}
 	if (cli_families[0] == NULL) {
 		for (size_t i = 0; i < N_ELEMENTS(cli_families_planned); i++)
@@ -58,14 +66,24 @@ static void usage(FILE *out)
 static int run_command(struct cli *cli, const struct cli_family *family,
 		       int argc, char **argv)
 {
+	const struct cli_command *cmd = NULL, *verbless = NULL;
+	for (size_t i = 0; family->commands[i].verb != NULL; i++) {
+		if (family->commands[i].verb[0] == '\0')
+			verbless = &family->commands[i];
+		else if (argc >= 1 &&
+			 strcmp(family->commands[i].verb, argv[0]) == 0)
+			cmd = &family->commands[i];
+	}
+	if (cmd == NULL && verbless != NULL) {
+		/* "posthorn dns DOMAIN": the arguments start right after
+		 * the family name (argv[0] is skipped below). */
+		cmd = verbless;
+		argc++;
+		argv--;
+	}
 	if (argc < 1)
 		return cli_error("usage: posthorn %s VERB ... (see posthorn --help)",
 				 family->name);
-	const struct cli_command *cmd = NULL;
-	for (size_t i = 0; family->commands[i].verb != NULL; i++) {
-		if (strcmp(family->commands[i].verb, argv[0]) == 0)
-			cmd = &family->commands[i];
-	}
 	if (cmd == NULL)
 		return cli_error("unknown command: %s %s (see posthorn --help)",
 				 family->name, argv[0]);
@@ -87,8 +105,9 @@ static int run_command(struct cli *cli, const struct cli_family *family,
 	}
 	if (count < cmd->min_args || count > cmd->max_args) {
 		i_free(args);
-		return cli_error("usage: posthorn %s %s %s", family->name,
-				 cmd->verb, cmd->usage);
+		return cli_error("usage: posthorn %s %s%s%s", family->name,
+				 cmd->verb, cmd->verb[0] != '\0' ? " " : "",
+				 cmd->usage);
 	}
 	int ret = cmd->run(cli, args, count);
 	i_free(args);

@@ -8,6 +8,10 @@
 #include "queue.h"
 #include "queue-store.h"
 #include "queue-daemon.h"
+#ifdef HAVE_DMARC_REPORT
+#include "mailauth-dns.h"
+#include "dmarc-report.h"
+#endif
 
 #include <stdatomic.h>
 #include <openssl/ssl.h>
@@ -26,6 +30,14 @@ struct queue_daemon {
 	struct dns_resolver *resolver;
 	struct queue_store *qs;
 	struct queue *queue;
+#ifdef HAVE_DMARC_REPORT
+	/* The reporting timer shares the queue's loop and resolver. */
+	bool dmarc_reports;
+	char *report_sender, *report_org;
+	struct dmarc_report_settings dmarc_set;
+	struct mailauth_dns dmarc_dns;
+	struct dmarc_report_scheduler *dmarc;
+#endif
 
 	/* One reference for the owner and one per post in flight: a post
 	 * still queued when the loops are freed runs after destroy. */
@@ -53,6 +65,16 @@ struct queue_daemon *queue_daemon_get(void)
 {
 	return atomic_load(&queue_daemon_current);
 }
+
+#ifdef HAVE_DMARC_REPORT
+static void queue_daemon_dmarc_queued(void *ctx)
+{
+	struct queue_daemon *qd = ctx;
+
+	if (qd->queue != NULL)
+		queue_kick(qd->queue);
+}
+#endif
 
 static void queue_daemon_start_cb(void *ctx)
 {
@@ -86,6 +108,14 @@ static void queue_daemon_start_cb(void *ctx)
 			 ? qd->set.source_ip
 			 : "any");
 	queue_kick(qd->queue);
+#ifdef HAVE_DMARC_REPORT
+	if (qd->dmarc_reports) {
+		mailauth_dns_init_resolver(&qd->dmarc_dns, qd->resolver);
+		qd->dmarc = dmarc_report_scheduler_create(
+			net_loop_base(qd->loop), qd->store, &qd->dmarc_set,
+			&qd->dmarc_dns, &target, queue_daemon_dmarc_queued, qd);
+	}
+#endif
 	queue_daemon_unref(qd);
 }
 
@@ -113,6 +143,9 @@ static void queue_daemon_stop_cb(void *ctx)
 
 	/* Sessions in flight are cut; their recipients stay pending in the
 	 * store and are tried again after the restart. */
+#ifdef HAVE_DMARC_REPORT
+	dmarc_report_scheduler_destroy(&qd->dmarc);
+#endif
 	queue_destroy(&qd->queue);
 	queue_store_destroy(&qd->qs);
 	dns_resolver_destroy(&qd->resolver);
@@ -224,6 +257,17 @@ queue_daemon_create(struct net_loops *loops, struct store *store,
 	qd->store = store;
 	qd->hostname = i_strdup(set->hostname);
 	qd->source_ip = i_strdup(set->source_ip);
+#ifdef HAVE_DMARC_REPORT
+	qd->dmarc_reports = set->dmarc_reports;
+	qd->report_sender = i_strdup(set->report_sender);
+	qd->report_org = i_strdup(set->report_org);
+	qd->dmarc_set = (struct dmarc_report_settings){
+		.hostname = qd->hostname,
+		.sender = qd->report_sender,
+		.org_name = qd->report_org,
+		.interval = set->report_interval,
+	};
+#endif
 	qd->set = (struct queue_settings){
 		.hostname = qd->hostname,
 		.mx_port = set->mx_port,
@@ -302,6 +346,10 @@ static void queue_daemon_free(struct queue_daemon *qd)
 		dns_zone_free(&qd->zone);
 	i_free(qd->hostname);
 	i_free(qd->source_ip);
+#ifdef HAVE_DMARC_REPORT
+	i_free(qd->report_sender);
+	i_free(qd->report_org);
+#endif
 	i_free(qd->relay_host);
 	i_free(qd->relay_user);
 	if (qd->relay_password != NULL)

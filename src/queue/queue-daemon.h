@@ -38,6 +38,11 @@ struct queue_daemon_settings {
 	const char *relay_user;          /* NULL/"" = no AUTH */
 	const char *relay_password_file; /* first line is the password */
 	bool relay_require_tls;
+	/* DMARC aggregate reports ([auth]): when on, the queue's loop also
+	 * runs the reporting timer (dmarc-report.h) with its resolver. */
+	bool dmarc_reports;
+	const char *report_sender, *report_org; /* NULL/"" = defaults */
+	unsigned report_interval;		 /* seconds; 0 = a day */
 };
 
 /* Returns NULL with *error_r when the static zone can't be read or the TLS

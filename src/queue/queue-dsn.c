@@ -15,6 +15,20 @@ static const char *const action_names[] = {
 	[QUEUE_DSN_ACTION_RELAYED] = "relayed",
 };
 
+static int (*_Atomic dsn_signer)(void *ctx, const char *host,
+				 const void *msg, size_t len,
+				 struct buf *headers_out);
+static void *_Atomic dsn_signer_ctx;
+
+void queue_dsn_set_signer(int (*sign)(void *ctx, const char *host,
+				      const void *msg, size_t len,
+				      struct buf *headers_out),
+			  void *ctx)
+{
+	dsn_signer_ctx = ctx;
+	dsn_signer = sign;
+}
+
 bool queue_dsn_wanted(const char *notify, enum queue_dsn_action action)
 {
 	const char *want;
@@ -212,7 +226,27 @@ static void append_crlf_terminated(struct buf *out, const uint8_t *data,
 		buf_append_str(out, "\r\n");
 }
 
+static void dsn_build(const struct queue_dsn *dsn, struct buf *out);
+
 void queue_dsn_build(const struct queue_dsn *dsn, struct buf *out)
+{
+	int (*sign)(void *, const char *, const void *, size_t, struct buf *) =
+		dsn_signer;
+	struct buf msg = BUF_INIT;
+
+	if (sign == NULL) {
+		dsn_build(dsn, out);
+		return;
+	}
+	/* The signature goes above the DSN, below whatever out holds
+	 * already (a Return-Path for local delivery). */
+	dsn_build(dsn, &msg);
+	(void)sign(dsn_signer_ctx, dsn->reporting_mta, msg.data, msg.len, out);
+	buf_append(out, msg.data, msg.len);
+	buf_free(&msg);
+}
+
+static void dsn_build(const struct queue_dsn *dsn, struct buf *out)
 {
 	static atomic_uint counter;
 	time_t now = dsn->now != 0 ? dsn->now : time(NULL);

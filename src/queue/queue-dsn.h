@@ -71,8 +71,22 @@ struct queue_dsn {
 	time_t now;
 };
 
-/* Appends the whole DSN message (headers and body, CRLF) to out. */
+/* Appends the whole DSN message (headers and body, CRLF) to out, with
+ * the signer's DKIM-Signature fields on top when one is installed. */
 void queue_dsn_build(const struct queue_dsn *dsn, struct buf *out);
+
+/* DKIM signing of the DSNs built here (From MAILER-DAEMON@reporting_mta).
+ * posthornd installs one signer at start-up, before any thread builds a
+ * DSN; NULL (the default) = unsigned. sign() gets the reporting MTA's name
+ * and the finished message, appends DKIM-Signature fields (each ending in
+ * CRLF) to headers_out and returns 1, or appends nothing and returns 0 (no
+ * key) or -1 (failed: the DSN goes unsigned; sign() logs why). It runs on
+ * the thread building the DSN (DSNs are rare; one RSA signature is a
+ * fraction of a millisecond). */
+void queue_dsn_set_signer(int (*sign)(void *ctx, const char *host,
+				      const void *msg, size_t len,
+				      struct buf *headers_out),
+			  void *ctx);
 
 /* RFC 3461 section 4.1: does a recipient with this NOTIFY value (NULL =
  * not given) want a DSN for action? Without NOTIFY, failures and delays

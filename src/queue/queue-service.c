@@ -4,6 +4,8 @@
 #include "config.h"
 #include "service.h"
 #include "queue-daemon.h"
+#include "queue-dsn.h"
+#include "dkim-sign.h"
 
 /* The outbound queue as a posthornd background service (service.h): it
  * answers on no listener, starts with the daemon on the first I/O loop and
@@ -17,6 +19,11 @@ static int queue_service_init(const struct service_env *env, void **context_r,
 	*context_r = NULL;
 	if (env->store == NULL)
 		return 0; /* nothing to keep a queue in */
+	/* Our DSNs (also smtpd's success DSNs) are signed for the host
+	 * name's domain when it has keys. */
+	if (c->auth.dkim_sign)
+		queue_dsn_set_signer(dkimsign_host_signer,
+				     dkimsign_keys_shared(c->server.data_dir));
 	struct queue_daemon_settings set = {
 		.hostname = c->server.hostname,
 		.static_zone = c->dns.static_zone,
@@ -35,6 +42,10 @@ static int queue_service_init(const struct service_env *env, void **context_r,
 		.relay_user = c->outbound.relay_user,
 		.relay_password_file = c->outbound.relay_password_file,
 		.relay_require_tls = c->outbound.relay_require_tls,
+		.dmarc_reports = c->auth.dmarc_reports,
+		.report_sender = c->auth.report_sender,
+		.report_org = c->auth.report_org,
+		.report_interval = c->auth.report_interval,
 	};
 	struct queue_daemon *qd =
 		queue_daemon_create(env->loops, env->store, &set, error_r);

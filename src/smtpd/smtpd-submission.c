@@ -12,12 +12,39 @@
 #include "timeutil.h"
 #include "message-header.h"
 #include "message-address.h"
+#include "dkim-sign.h"
+#include "workpool.h"
 
 #include <strings.h>
 #include <time.h>
 
 /* From: addresses checked per message; more is refused as a whole. */
 #define SMTPD_FROM_MAX_ADDRESSES 50
+
+/* The submission roles' server: the shared one first (smtpd.c only ever
+ * sees that part, and smtpd_deinit() frees the whole from its address),
+ * then what signing needs. */
+struct smtpd_submission_server {
+	struct smtpd_server server;
+	struct workpool *workpool;
+	struct dkimsign_keys *dkim_keys;
+};
+
+/* A message being DKIM-signed on a worker thread. It owns the message
+ * meanwhile, so it outlives a session that closes before it is done. */
+struct smtpd_sign_job {
+	struct conn *conn;
+	struct completion_target target;
+	struct dkimsign_keys *keys;
+	char *domain;
+	struct buf msg;       /* the session's msg, moved here */
+	size_t offset;        /* what is relayed starts here (no Return-Path) */
+	struct buf headers;   /* the DKIM-Signature fields made */
+	const char *error;
+	int ret;
+	int64_t start_us, cpu_us;
+	char queue_id[LOG_SID_SIZE];
+};
 
 struct smtpd_submission *smtpd_submission_get(struct smtpd_session *session)
 {
@@ -111,9 +138,11 @@ bool smtpd_submission_mail(struct smtpd_session *session,
 }
 
 /* Checks every mailbox of one From: field. 1 all owned, 0 one is not
- * (or there are too many), -1 a store error. */
+ * (or there are too many), -1 a store error. *domain_r is set to the
+ * first mailbox's domain when still NULL. */
 static int from_owned(struct smtpd_session *session,
-		      const struct message_header_field *field)
+		      const struct message_header_field *field,
+		      const char **domain_r)
 {
 	struct message_address *addr;
 	char quoted[256];
@@ -132,6 +161,8 @@ static int from_owned(struct smtpd_session *session,
 			return 0;
 		address = pool_printf(session->txn_pool, "%s@%s",
 				      addr->mailbox, addr->domain);
+		if (*domain_r == NULL)
+			*domain_r = addr->domain;
 		ret = addr->invalid ? 0 :
 			user_owns(session, session->txn_pool, address);
 		if (ret <= 0) {
@@ -177,6 +208,116 @@ static void add_missing_fields(struct smtpd_session *session, bool date,
 	buf_free(&added);
 }
 
+static void sign_work(void *ctx)
+{
+	struct smtpd_sign_job *job = ctx;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	job->ret = dkimsign_message(job->keys, job->domain,
+				    job->msg.data + job->offset,
+				    job->msg.len - job->offset, &job->headers,
+				    &job->error);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	job->cpu_us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000;
+}
+
+static void sign_job_free(struct smtpd_sign_job *job)
+{
+	buf_free(&job->msg);
+	buf_free(&job->headers);
+	free(job->domain);
+	free(job);
+}
+
+/* Back on the session's loop: the DKIM-Signature fields go above what is
+ * relayed (after the Return-Path, which only final delivery keeps), then
+ * the commit goes on where it stopped. */
+static void sign_done(void *ctx)
+{
+	struct smtpd_sign_job *job = ctx;
+	struct conn *conn = job->conn;
+	struct smtpd_session *session;
+	struct buf msg = BUF_INIT;
+
+	if (conn_is_closed(conn)) {
+		/* Nothing was accepted: the client retries without a 250. */
+		log_info(NULL, "smtp_dkim_sign_orphan", "queue_id=%s",
+			 job->queue_id);
+		sign_job_free(job);
+		conn_unref(&conn);
+		return;
+	}
+	session = conn_get_context(conn);
+	if (job->ret > 0) {
+		buf_reserve(&msg, job->msg.len + job->headers.len);
+		buf_append(&msg, job->msg.data, job->offset);
+		buf_append(&msg, job->headers.data, job->headers.len);
+		buf_append(&msg, job->msg.data + job->offset,
+			   job->msg.len - job->offset);
+		buf_free(&job->msg);
+		session->msg = msg;
+		session->header_len += job->headers.len;
+		log_debug(session->sid, "smtp_dkim_signed",
+			  "queue_id=%s domain=%s cpu_us=%lld wait_us=%lld",
+			  session->queue_id, job->domain,
+			  (long long)job->cpu_us,
+			  (long long)(time_mono_us() - job->start_us));
+	} else {
+		/* Unsigned mail still goes: a broken key must not stop
+		 * everybody's mail. */
+		if (job->ret < 0)
+			log_warn(session->sid, "smtp_dkim_sign_failed",
+				 "queue_id=%s domain=%s error=%s",
+				 session->queue_id, job->domain, job->error);
+		session->msg = job->msg;
+		job->msg = (struct buf)BUF_INIT;
+	}
+	session->state = session->sub->sign_prev_state;
+	session->sub->sign_done = true;
+	sign_job_free(job);
+	smtpd_deliver_commit(session);
+	conn_unref(&conn);
+}
+
+/* Starts signing when the message has a domain of ours with keys: the
+ * From: domain, else the MAIL FROM domain (RFC 6376 section 3.5 lets any
+ * domain sign; DMARC alignment wants From's). Returns true when the
+ * commit now waits for sign_done(). */
+static bool sign_start(struct smtpd_session *session, const char *from_domain)
+{
+	struct smtpd_submission_server *sserver =
+		(struct smtpd_submission_server *)session->server;
+	struct smtpd_sign_job *job;
+	const char *domain;
+
+	if (!session->config->auth.dkim_sign || sserver->dkim_keys == NULL)
+		return false;
+	domain = dkimsign_select_domain(sserver->dkim_keys, from_domain,
+					session->mail.path.domain);
+	if (domain == NULL)
+		return false;
+	job = i_new(struct smtpd_sign_job, 1);
+	job->conn = session->conn;
+	job->target = session->sub->target;
+	job->keys = sserver->dkim_keys;
+	job->domain = i_strdup(domain);
+	job->msg = session->msg;
+	session->msg = (struct buf)BUF_INIT;
+	job->offset = session->return_path_len;
+	job->start_us = time_mono_us();
+	memcpy(job->queue_id, session->queue_id, sizeof(job->queue_id));
+
+	session->sub->sign_prev_state = session->state;
+	session->state = SMTPD_STATE_COMMIT;
+	conn_ref(session->conn);
+	conn_pause(session->conn);
+	workpool_submit(sserver->workpool, sign_work, sign_done, job,
+			&job->target);
+	return true;
+}
+
 bool smtpd_submission_data(struct smtpd_session *session)
 {
 	const uint8_t *header = session->msg.data + session->header_len;
@@ -184,15 +325,22 @@ bool smtpd_submission_data(struct smtpd_session *session)
 	struct message_header_iter iter;
 	struct message_header_field field;
 	bool have_date = false, have_message_id = false;
+	const char *from_domain = NULL;
 	int ret = 1;
 
 	if (!session->server->submission)
 		return true;
+	if (session->sub->sign_done) {
+		/* Checked and signed already: this is the commit going on
+		 * after sign_done(). */
+		session->sub->sign_done = false;
+		return true;
+	}
 	message_header_iter_init(&iter, header,
 				 message_header_block_size(header, size));
 	while (ret > 0 && message_header_iter_next(&iter, &field) > 0) {
 		if (message_header_field_is(&field, "From"))
-			ret = from_owned(session, &field);
+			ret = from_owned(session, &field, &from_domain);
 		else if (message_header_field_is(&field, "Date"))
 			have_date = true;
 		else if (message_header_field_is(&field, "Message-ID"))
@@ -213,7 +361,7 @@ bool smtpd_submission_data(struct smtpd_session *session)
 	}
 	if (!have_date || !have_message_id)
 		add_missing_fields(session, !have_date, !have_message_id);
-	return true;
+	return !sign_start(session, from_domain);
 }
 
 /* ---- the services ---- */
@@ -221,6 +369,7 @@ bool smtpd_submission_data(struct smtpd_session *session)
 static int submission_init(const struct service_env *env, void **context_r,
 			   const char **error_r, const char *name)
 {
+	struct smtpd_submission_server *sserver;
 	struct smtpd_server *server;
 
 	if (env->store == NULL || env->auth == NULL) {
@@ -228,7 +377,13 @@ static int submission_init(const struct service_env *env, void **context_r,
 			   "available";
 		return -1;
 	}
-	server = i_new(struct smtpd_server, 1);
+	sserver = i_new(struct smtpd_submission_server, 1);
+	sserver->workpool = env->workpool;
+	/* Without a worker pool nothing can sign off the event loop. */
+	if (env->workpool != NULL)
+		sserver->dkim_keys =
+			dkimsign_keys_shared(env->config->server.data_dir);
+	server = &sserver->server;
 	server->name = name;
 	server->store = env->store;
 	server->submission = true;

@@ -16,6 +16,11 @@ struct smtpd_submission {
 	char *username;            /* authenticated user, else NULL */
 	int64_t account_id;
 	unsigned auth_failures;
+	/* DKIM signing at the end of data (a worker thread signs while
+	 * input is paused): the state to return to, and "already signed"
+	 * for smtpd_deliver_commit()'s second call. */
+	enum smtpd_state sign_prev_state;
+	bool sign_done;
 };
 
 /* The session's submission state (created when absent). */

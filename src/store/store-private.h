@@ -38,6 +38,9 @@ enum store_op_type {
 	STORE_OP_QUEUE_UPDATE,
 	STORE_OP_QUEUE_DELETE,
 	STORE_OP_QUEUE_RESCHEDULE,
+	STORE_OP_DMARC_RECORD,
+	STORE_OP_DMARC_PERIOD_CLOSE,
+	STORE_OP_DMARC_REPORT_DONE,
 };
 
 /* A message body on its way in: converted and parsed on the submitter's
@@ -78,6 +81,8 @@ struct store_op {
 	int64_t rcpt_id, queue_id;
 	bool shared_body;
 	unsigned body_op; /* with shared_body */
+	/* DMARC report rows (store-dmarc.c), copied into txn->pool. */
+	struct store_dmarc_row *dmarc_row;
 	/* Set by the writer: the body this operation stored (for sharing). */
 	int64_t stored_body_id;
 	struct store_op_result result;
@@ -207,6 +212,13 @@ struct store_backend {
 				uint64_t since_modseq, struct pool *pool,
 				uint32_t **uids_r, unsigned *count_r,
 				const char **error_r);
+	int (*dmarc_periods)(struct store *store, struct pool *pool,
+			     struct store_dmarc_period **periods_r,
+			     unsigned *count_r, const char **error_r);
+	int (*dmarc_rows)(struct store *store, int64_t period_id,
+			  const char *policy_domain, struct pool *pool,
+			  struct store_dmarc_row **rows_r, unsigned *count_r,
+			  const char **error_r);
 };
 
 extern const struct store_backend store_backend_sqlite;
@@ -258,6 +270,10 @@ struct store {
 /* Error text for error_r: formatted into a per-thread buffer, valid until
  * the next store call on the thread. */
 const char *store_error_printf(const char *fmt, ...) ATTR_FORMAT(1, 2);
+
+/* Appends an operation of type to txn (zeroed); *idx_r its index. */
+struct store_op *store_txn_op_new(struct store_txn *txn,
+				  enum store_op_type type, unsigned *idx_r);
 
 /* Sets txn's outcome (first failure wins) with formatted text. */
 void store_txn_fail(struct store_txn *txn, enum store_error error,

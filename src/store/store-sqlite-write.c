@@ -890,6 +890,12 @@ static bool w_apply_op(struct wctx *w, struct store_op *op)
 		return w_queue_delete(w, op);
 	case STORE_OP_QUEUE_RESCHEDULE:
 		return w_queue_reschedule(w, op);
+	case STORE_OP_DMARC_RECORD:
+		return w_dmarc_record(w, op);
+	case STORE_OP_DMARC_PERIOD_CLOSE:
+		return w_dmarc_period_close(w, op);
+	case STORE_OP_DMARC_REPORT_DONE:
+		return w_dmarc_report_done(w, op);
 	}
 	i_unreached();
 }

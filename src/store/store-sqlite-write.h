@@ -84,6 +84,10 @@ bool w_enqueue(struct wctx *w, struct store_op *op);
 bool w_queue_update(struct wctx *w, struct store_op *op);
 bool w_queue_delete(struct wctx *w, struct store_op *op);
 bool w_queue_reschedule(struct wctx *w, struct store_op *op);
+/* DMARC report rows (store-sqlite-dmarc.c). */
+bool w_dmarc_record(struct wctx *w, struct store_op *op);
+bool w_dmarc_period_close(struct wctx *w, struct store_op *op);
+bool w_dmarc_report_done(struct wctx *w, struct store_op *op);
 /* Bodies (store-sqlite-write.c). */
 bool w_body_insert(struct wctx *w, const struct store_new_body *b,
 		   int64_t refcount, int64_t *id_r);

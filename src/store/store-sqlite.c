@@ -366,10 +366,47 @@ static const char *const sqlite_migration_v4[] = {
     "WHERE (flags&1)=0",
     NULL,
 };
+static const char *const sqlite_migration_v5[] = {
+    /* DMARC aggregate report rows per reporting period
+     * (store-sqlite-dmarc.c); end=0 marks the one open period. */
+    "CREATE TABLE dmarc_period("
+    " id INTEGER PRIMARY KEY,"
+    " begin INTEGER NOT NULL,"
+    " end INTEGER NOT NULL DEFAULT 0,"
+    " rows INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE dmarc_row("
+    " id INTEGER PRIMARY KEY,"
+    " period_id INTEGER NOT NULL,"
+    " policy_domain TEXT NOT NULL,"
+    " source_ip TEXT NOT NULL,"
+    " disposition TEXT NOT NULL,"
+    " dkim_eval TEXT NOT NULL,"
+    " spf_eval TEXT NOT NULL,"
+    " header_from TEXT NOT NULL,"
+    " envelope_from TEXT NOT NULL,"
+    " envelope_to TEXT NOT NULL,"
+    " dkim_auth TEXT NOT NULL,"
+    " spf_domain TEXT NOT NULL,"
+    " spf_scope TEXT NOT NULL,"
+    " spf_result TEXT NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " p TEXT NOT NULL,"
+    " sp TEXT NOT NULL,"
+    " pct INTEGER NOT NULL,"
+    " adkim TEXT NOT NULL,"
+    " aspf TEXT NOT NULL,"
+    " fo TEXT NOT NULL,"
+    " rua TEXT NOT NULL,"
+    " UNIQUE(period_id, policy_domain, source_ip, disposition, dkim_eval,"
+    " spf_eval, header_from, envelope_from, envelope_to, dkim_auth,"
+    " spf_domain, spf_scope, spf_result))",
+    NULL,
+};
 static const char *const *const sqlite_migrations[] = {
     sqlite_migration_v2,
     sqlite_migration_v3,
     sqlite_migration_v4,
+    sqlite_migration_v5,
 };
 
 /* Migrates from version from to from+1 in its own transaction; the version
@@ -832,4 +869,6 @@ const struct store_backend store_backend_sqlite = {
     .queue_due = sqlite_store_queue_due,
     .queue_next_due = sqlite_store_queue_next_due,
     .mailbox_vanished = sqlite_store_mailbox_vanished,
+    .dmarc_periods = sqlite_store_dmarc_periods,
+    .dmarc_rows = sqlite_store_dmarc_rows,
 };

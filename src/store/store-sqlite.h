@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define SQLITE_STORE_STMT_CACHE 96
+#define SQLITE_STORE_STMT_CACHE 128
 
 /* One connection and its prepared statements, keyed by the address of the
  * SQL text (always a string literal). Used by one thread at a time. */
@@ -153,5 +153,14 @@ int sqlite_store_mailbox_vanished(struct store *store, int64_t mailbox_id,
 				  uint64_t since_modseq, struct pool *pool,
 				  uint32_t **uids_r, unsigned *count_r,
 				  const char **error_r);
+
+/* DMARC report rows: store-sqlite-dmarc.c */
+int sqlite_store_dmarc_periods(struct store *store, struct pool *pool,
+			       struct store_dmarc_period **periods_r,
+			       unsigned *count_r, const char **error_r);
+int sqlite_store_dmarc_rows(struct store *store, int64_t period_id,
+			    const char *policy_domain, struct pool *pool,
+			    struct store_dmarc_row **rows_r, unsigned *count_r,
+			    const char **error_r);
 
 #endif

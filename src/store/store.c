@@ -390,9 +390,8 @@ void store_txn_add_change(struct store_txn *txn, int64_t mailbox_id,
 	c->change.keywords = keywords == NULL ? "" : keywords;
 }
 
-static struct store_op *store_txn_op_new(struct store_txn *txn,
-					 enum store_op_type type,
-					 unsigned *idx_r)
+struct store_op *store_txn_op_new(struct store_txn *txn,
+				  enum store_op_type type, unsigned *idx_r)
 {
 	i_assert(!txn->submitted);
 	if (txn->op_count == txn->op_alloc) {

@@ -121,7 +121,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -712,5 +712,91 @@ int store_mailbox_vanished(struct store *store, int64_t mailbox_id,
  * on it gets the changes it has not seen yet (NEW for UIDs it has not
  * seen, FLAGS, EXPUNGE), read back from the database. Any thread. */
 void store_mailbox_notify_external(struct store *store, int64_t mailbox_id);
+
+/* ------------------------------------------------------------------ */
+/* DMARC aggregate report rows (RFC 7489 section 7.2)                    */
+
+/* Evaluated messages are counted per reporting period. Exactly one period
+ * is open at a time: rows always go into it (the writer picks it, so a row
+ * can never land in a period that was already closed). Closing it opens
+ * the next one, which begins where the closed one ends. A closed period's
+ * rows never change again; they are read, turned into reports and then
+ * deleted per policy domain in the same transaction that queues the
+ * reports (store_txn_dmarc_report_done), so a crash neither sends a
+ * period twice nor loses one. Identical rows are aggregated at insert
+ * time: same policy domain, source IP, disposition, evaluated DKIM/SPF,
+ * identifiers and auth results add to one row's count. */
+
+/* Strings are copied; NULL counts as "". Each is cut at
+ * STORE_DMARC_FIELD_MAX bytes (rua at STORE_DMARC_RUA_MAX). */
+struct store_dmarc_row {
+	const char *policy_domain; /* where the record was found */
+	const char *source_ip;
+	const char *disposition; /* "none", "quarantine", "reject" */
+	const char *dkim_eval;	 /* policy_evaluated: "pass" or "fail" */
+	const char *spf_eval;
+	const char *header_from, *envelope_from, *envelope_to;
+	/* auth_results: one "domain selector result" line per signature,
+	 * '\n'-separated, selector "-" when unknown; "" for none. */
+	const char *dkim_auth;
+	const char *spf_domain, *spf_scope, *spf_result;
+	/* The policy published: p, sp ("" = as p), pct, adkim and aspf
+	 * ("r"/"s"), fo and the rua= text. The newest row's values win. */
+	const char *p, *sp, *adkim, *aspf, *fo, *rua;
+	unsigned pct;
+	uint64_t count; /* messages; 0 counts as 1 when recording */
+	/* Reads only: the row's id. */
+	int64_t id;
+};
+#define STORE_DMARC_FIELD_MAX 255
+#define STORE_DMARC_RUA_MAX 1024
+/* Rows kept per period; a new distinct row beyond it is dropped (the
+ * recording transaction fails with STORE_ERR_OVER_QUOTA), while rows
+ * that exist keep counting. */
+#define STORE_DMARC_ROWS_MAX 20000
+
+struct store_dmarc_period {
+	int64_t id;
+	time_t begin;
+	time_t end;	/* 0 while open */
+	unsigned rows;	/* distinct rows held now */
+};
+
+/* Counts one message (row->count of them) in the open period, opening one
+ * that begins at when if none is open. */
+unsigned store_txn_dmarc_record(struct store_txn *txn,
+				const struct store_dmarc_row *row, time_t when);
+/* Closes the open period at end and opens the next one (begins at end).
+ * period_id 0 closes whatever is open; otherwise only that period, and
+ * NOT_FOUND when it is no longer the open one (someone else closed it).
+ * NOT_FOUND too when no period is open. A closed period without rows is
+ * dropped at once. Result id: the closed period; count: its rows. */
+unsigned store_txn_dmarc_period_close(struct store_txn *txn, int64_t period_id,
+				      time_t end);
+/* The reports of policy_domain for a closed period are queued: deletes
+ * its rows (and the period once it holds none). NOT_FOUND when there are
+ * none any more, so a second reporter's transaction fails as a whole and
+ * queues nothing. Put it in the transaction that enqueues the report. */
+unsigned store_txn_dmarc_report_done(struct store_txn *txn, int64_t period_id,
+				     const char *policy_domain);
+
+/* Every period (the open one last), oldest first. */
+int store_dmarc_periods(struct store *store, struct pool *pool,
+			struct store_dmarc_period **periods_r,
+			unsigned *count_r, const char **error_r);
+/* The rows of a period, of one policy domain (or all when NULL), sorted
+ * by policy domain, then id. */
+int store_dmarc_rows(struct store *store, int64_t period_id,
+		     const char *policy_domain, struct pool *pool,
+		     struct store_dmarc_row **rows_r, unsigned *count_r,
+		     const char **error_r);
+
+/* Fire and forget: submits txn with no completion target; nobody waits
+ * and the store destroys txn after its batch. A failure is logged (event
+ * store_txn_detached_failed what=<what>, at warn for OVER_QUOTA, else
+ * error). For writes whose outcome no peer waits for, such as DMARC report
+ * rows recorded from an event loop. Any thread; never blocks on I/O. what
+ * must be a string literal (it is kept until the batch). */
+void store_txn_commit_detached(struct store_txn *txn, const char *what);
 
 #endif

@@ -309,6 +309,7 @@ static void test_schema_migration(void **state)
 			 "DROP TABLE queue_recipient; DROP TABLE queue_message;"
 			 "DROP TABLE body_search;"
 			 "DROP INDEX message_unseen;"
+			 "DROP TABLE dmarc_row; DROP TABLE dmarc_period;"
 			 "CREATE TABLE queue_message(id INTEGER PRIMARY KEY,"
 			 " body_id INTEGER NOT NULL, sender TEXT NOT NULL,"
 			 " envid TEXT, ret TEXT, account_id INTEGER,"
