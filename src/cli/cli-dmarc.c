@@ -10,6 +10,9 @@
 #include "dns.h"
 #include "mailauth-dns.h"
 #include "dmarc-report.h"
+#ifdef HAVE_DMARC_REPORT_SIGN
+#include "dkim-sign.h"
+#endif
 
 #include <pthread.h>
 
@@ -203,6 +206,13 @@ static int dmarc_report(struct cli *cli, char **args, unsigned count)
 		pass.have_zone = true;
 	}
 	pass.set.delivered_ctx = &pass;
+#ifdef HAVE_DMARC_REPORT_SIGN
+	/* Signed like the daemon's reports, with the same keys. */
+	if (c->auth.dkim_sign) {
+		pass.set.sign = dkimsign_host_signer;
+		pass.set.sign_ctx = dkimsign_keys_shared(c->server.data_dir);
+	}
+#endif
 	struct net_loops *loops = net_loops_create(1);
 	pass.loop = net_loops_get(loops, 0);
 	net_loops_start(loops);

@@ -48,8 +48,8 @@ extern const struct cli_family cli_family_import;
 extern const struct cli_family cli_family_export;
 extern const struct cli_family cli_family_dkim;
 extern const struct cli_family cli_family_queue;
-extern const struct cli_family cli_family_dns;
 extern const struct cli_family cli_family_dmarc;
+extern const struct cli_family cli_family_dns;
 
 /* Arguments of import/export: ADDRESS PATH [--mailbox NAME]. Moves the two
  * positional arguments to args[0] and args[1]; returns 0 with *mailbox_r

@@ -20,11 +20,11 @@ static const struct cli_family *const cli_families[] = {
 #ifdef HAVE_DKIM
 	&cli_family_dkim,
 #endif
-#ifdef HAVE_CLI_DNS
-	&cli_family_dns,
-#endif
 #ifdef HAVE_DMARC_REPORT
 	&cli_family_dmarc,
+#endif
+#ifdef HAVE_CLI_DNS
+	&cli_family_dns,
 #endif
 	NULL
 };

@@ -80,9 +80,12 @@ int dkimsign_message(struct dkimsign_keys *keys, const char *domain,
 		     const char **error_r);
 
 /* Signs mail from an address at host with dkimsign_select_host_domain()'s
- * domain; keys is a struct dkimsign_keys. Returns as dkimsign_message(),
- * logging a failure itself. The shape of queue_dsn_set_signer()'s hook:
- *   queue_dsn_set_signer(dkimsign_host_signer, keys); */
+ * domain (host itself or its nearest parent with keys); keys is a struct
+ * dkimsign_keys. Returns as dkimsign_message(), logging a failure itself.
+ * The shape of queue_dsn_set_signer()'s hook and of
+ * dmarc_report_settings.sign (pass the From domain as host):
+ *   queue_dsn_set_signer(dkimsign_host_signer, keys);
+ *   set.sign = dkimsign_host_signer; set.sign_ctx = keys; */
 int dkimsign_host_signer(void *keys, const char *host, const void *msg,
 			 size_t len, struct buf *headers_out);
 

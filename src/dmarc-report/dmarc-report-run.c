@@ -115,11 +115,14 @@ static void run_commit(struct dmarc_report_run *run, struct store_txn *txn,
 static void run_finish(struct dmarc_report_run *run)
 {
 	const struct dmarc_report_stats *s = &run->stats;
-	log_info(NULL, "dmarc-report-pass",
-		 "closed=%u reports=%u destinations=%u skipped=%u dropped=%u "
-		 "deferred=%u errors=%u",
-		 s->periods_closed, s->reports, s->destinations, s->skipped,
-		 s->dropped, s->deferred, s->errors);
+	bool quiet = s->periods_closed == 0 && s->reports == 0 &&
+		     s->dropped == 0 && s->deferred == 0 && s->errors == 0;
+	log_event(quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, NULL,
+		  "dmarc-report-pass",
+		  "closed=%u reports=%u destinations=%u skipped=%u dropped=%u "
+		  "deferred=%u errors=%u",
+		  s->periods_closed, s->reports, s->destinations, s->skipped,
+		  s->dropped, s->deferred, s->errors);
 	run->aborted = true; /* nothing more runs */
 	run->done(&run->stats, run->ctx);
 	run_unref(run);

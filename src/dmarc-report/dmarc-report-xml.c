@@ -98,7 +98,8 @@ unsigned dmarc_report_rua_parse(const char *rua, struct pool *pool,
 			e--;
 		if (s == e)
 			continue;
-		/* The size limit follows the last '!' (section 6.4). */
+		/* The size limit follows the '!' (section 6.4); a '!' in
+		 * the URI itself must be percent-encoded (section 6.2). */
 		const char *bang = memchr(s, '!', (size_t)(e - s));
 		uint64_t max_size = 0;
 		const char *uri_end = e;

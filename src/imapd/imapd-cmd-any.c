@@ -46,12 +46,13 @@ void imapd_cmd_id(struct imapd_client *client, struct imapd_cmd *cmd)
 	imapd_cmd_reply(client, "OK", "ID completed");
 }
 
-/* RFC 5161; IMAP4rev2 (RFC 9051 section 6.3.1) and UTF8=ACCEPT (RFC
- * 6855). */
+/* RFC 5161; IMAP4rev2 (RFC 9051 section 6.3.1), UTF8=ACCEPT (RFC 6855),
+ * CONDSTORE and QRESYNC (RFC 7162). */
 void imapd_cmd_enable(struct imapd_client *client, struct imapd_cmd *cmd)
 {
 	struct buf b = BUF_INIT;
 	const char *cap;
+	bool condstore_before = client->condstore, condstore_listed = false;
 
 	if (cmd->args_count == 0) {
 		imapd_cmd_reply(client, "BAD", "Missing capability");
@@ -68,9 +69,19 @@ void imapd_cmd_enable(struct imapd_client *client, struct imapd_cmd *cmd)
 			client->rev2 = true;
 			client->utf8 = true;
 			buf_append_str(&b, " IMAP4rev2");
-		} else if (str_ascii_eq_ci(cap, "CONDSTORE") && !client->condstore) {
+		} else if (str_ascii_eq_ci(cap, "CONDSTORE") && !condstore_before &&
+			   !condstore_listed) {
+			/* Also after QRESYNC earlier in this command: "ENABLE
+			 * QRESYNC CONDSTORE" lists both (RFC 7162 3.2.3). */
 			client->condstore = true;
+			condstore_listed = true;
 			buf_append_str(&b, " CONDSTORE");
+		} else if (str_ascii_eq_ci(cap, "QRESYNC") && !client->qresync) {
+			/* RFC 7162 section 3.2.3: a CONDSTORE enabling
+			 * command; CONDSTORE is listed only when asked for. */
+			client->qresync = true;
+			client->condstore = true;
+			buf_append_str(&b, " QRESYNC");
 		} else if (str_ascii_eq_ci(cap, "UTF8=ACCEPT") && !client->utf8) {
 			client->utf8 = true;
 			buf_append_str(&b, " UTF8=ACCEPT");

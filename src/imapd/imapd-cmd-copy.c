@@ -43,11 +43,15 @@ static void copy_done(struct imapd_client *client, struct store_txn *txn,
 	} else if (move) {
 		imapd_printf(client, "* OK [COPYUID %u %s %s] Moved\r\n",
 			     r->uidvalidity, buf_cstr(&s), buf_cstr(&d));
-		if (client->mbox != NULL) {
-			for (unsigned i = 0; i < r->count; i++)
-				imapd_mailbox_expunged(client, r->src_uids[i]);
+		if (client->mbox != NULL)
+			imapd_mailbox_expunged(client, r->src_uids, r->count);
+		if (client->qresync && r->src_modseq > 0) {
+			/* RFC 6851 section 4.4. */
+			imapd_cmd_reply(client, "OK", "[HIGHESTMODSEQ %llu] MOVE completed",
+					(unsigned long long)r->src_modseq);
+		} else {
+			imapd_cmd_reply(client, "OK", "MOVE completed");
 		}
-		imapd_cmd_reply(client, "OK", "MOVE completed");
 	} else {
 		imapd_cmd_reply(client, "OK", "[COPYUID %u %s %s] COPY completed",
 				r->uidvalidity, buf_cstr(&s), buf_cstr(&d));

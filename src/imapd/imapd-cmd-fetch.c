@@ -30,6 +30,9 @@ struct fetch_ctx {
 	bool add_modseq;
 	struct imap_seqset seen_uids;
 	struct pool *msg_pool;
+	/* The tagged OK text when not "FETCH completed" (SELECT with
+	 * QRESYNC), i_malloc'd. */
+	char *ok_text;
 };
 
 void imapd_fetch_free(struct imapd_client *client)
@@ -40,6 +43,7 @@ void imapd_fetch_free(struct imapd_client *client)
 	imap_seqset_free(&ctx->seqs);
 	imap_seqset_free(&ctx->seen_uids);
 	pool_destroy(&ctx->msg_pool);
+	i_free(ctx->ok_text);
 	free(ctx);
 	client->fetch_ctx = NULL;
 }
@@ -478,7 +482,7 @@ static uint32_t fetch_metadata_chunk(struct imapd_client *client,
 	iter = store_message_iter_init(client->svc->store, mbox->id,
 				       imap_uidmap_uid(&mbox->map, first),
 				       imap_uidmap_uid(&mbox->map, last),
-				       0);
+				       ctx->items.changedsince);
 	while (seq <= last && store_message_iter_next(iter, &info.msg) > 0) {
 		while (seq <= last && imap_uidmap_uid(&mbox->map, seq) < info.msg.uid)
 			seq++; /* expunged meanwhile */
@@ -493,13 +497,54 @@ static uint32_t fetch_metadata_chunk(struct imapd_client *client,
 	return last + 1;
 }
 
+/* RFC 7162 section 3.2.4: after a CONDSTORE enabling command the implicit
+ * \Seen is reported with UID and its new MODSEQ (the FETCH response itself
+ * went out before the change had one). The txn gave one modseq to exactly
+ * the messages it changed. */
+static void fetch_seen_report(struct imapd_client *client,
+			      const struct store_op_result *r)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct store_message_iter *iter;
+	struct store_message msg;
+	struct buf b = BUF_INIT;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	const char *error;
+
+	for (unsigned i = 0; i < r->count; i++) {
+		lo = MIN(lo, r->uids[i]);
+		hi = MAX(hi, r->uids[i]);
+	}
+	if (r->count == 0 || r->modseq == 0)
+		return;
+	iter = store_message_iter_init(client->svc->store, mbox->id, lo, hi,
+				       r->modseq - 1);
+	while (store_message_iter_next(iter, &msg) > 0) {
+		uint32_t seq = imap_uidmap_seq(&mbox->map, msg.uid);
+		if (seq == 0 || msg.modseq != r->modseq)
+			continue;
+		buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, msg.uid);
+		imapd_append_flags(client, &b, msg.uid, msg.flags, msg.keywords);
+		buf_printf(&b, " MODSEQ (%llu))\r\n", (unsigned long long)msg.modseq);
+		if (b.len > 64 * 1024)
+			imapd_write_buf(client, &b);
+	}
+	(void)store_message_iter_deinit(&iter, &error);
+	if (b.len > 0)
+		imapd_write_buf(client, &b);
+	buf_free(&b);
+}
+
 static void fetch_seen_done(struct imapd_client *client, struct store_txn *txn,
 			    void *context)
 {
 	const char *text;
-	if (store_txn_error(txn, &text) == STORE_OK && client->mbox != NULL)
-		imapd_mailbox_add_own_modseq(client->mbox,
-					     store_txn_result(txn, 0)->modseq);
+	if (store_txn_error(txn, &text) == STORE_OK && client->mbox != NULL) {
+		const struct store_op_result *r = store_txn_result(txn, 0);
+		imapd_mailbox_add_own_modseq(client->mbox, r->modseq);
+		if (client->condstore)
+			fetch_seen_report(client, r);
+	}
 	imapd_cmd_reply(client, "OK", "FETCH completed");
 }
 
@@ -520,6 +565,14 @@ static void fetch_finish(struct imapd_client *client, struct fetch_ctx *ctx)
 				STORE_FLAG_SEEN, NULL, 0);
 		imapd_fetch_free(client);
 		imapd_txn_commit(client, txn, fetch_seen_done, NULL);
+		return;
+	}
+	if (ctx->ok_text != NULL) {
+		char *text = ctx->ok_text;
+		ctx->ok_text = NULL;
+		imapd_fetch_free(client);
+		imapd_cmd_reply(client, "OK", "%s", text);
+		free(text);
 		return;
 	}
 	imapd_fetch_free(client);
@@ -569,6 +622,57 @@ void imapd_fetch_write_ready(struct imapd_client *client)
 		fetch_continue(client);
 }
 
+void imapd_fetch_changed(struct imapd_client *client, struct imap_seqset *seqs,
+			 uint64_t changedsince, const char *ok_text)
+{
+	struct fetch_ctx *ctx = i_new(struct fetch_ctx, 1);
+
+	client->fetch_ctx = ctx;
+	ctx->msg_pool = pool_create("imap fetch msg", 1024);
+	ctx->seqs = *seqs;
+	memset(seqs, 0, sizeof(*seqs));
+	ctx->items.items = p_new(client->cmd.pool, struct imap_fetch_item, 2);
+	ctx->items.items[0].type = IMAP_FETCH_FLAGS;
+	ctx->items.items[0].response_name = "FLAGS";
+	ctx->items.items[1].type = IMAP_FETCH_MODSEQ;
+	ctx->items.items[1].response_name = "MODSEQ";
+	ctx->items.count = 2;
+	ctx->items.changedsince = changedsince;
+	ctx->add_uid = true;
+	ctx->metadata_only = true;
+	ctx->ok_text = i_strdup(ok_text);
+	fetch_continue(client);
+}
+
+/* UID FETCH ... (CHANGEDSINCE n VANISHED), RFC 7162 section 3.2.6: the
+ * expunged UIDs of the set go first, as VANISHED (EARLIER). */
+static int fetch_vanished(struct imapd_client *client, struct imapd_cmd *cmd,
+			  const char *set, uint64_t changedsince,
+			  const char **error_r)
+{
+	struct imap_seqset uids = IMAP_SEQSET_INIT;
+	int ret;
+
+	if (imap_seqset_parse(set, &uids, 0, error_r) < 0) {
+		imap_seqset_free(&uids);
+		return -1;
+	}
+	if (uids.saved) {
+		ret = imapd_mailbox_vanished_earlier(client, changedsince,
+						     &client->saved, cmd->pool,
+						     error_r);
+	} else {
+		/* "*" as the largest UID there can be: a client asking up
+		 * to "*" wants to hear of expunged UIDs above the messages
+		 * left too. */
+		imap_seqset_resolve(&uids, UINT32_MAX);
+		ret = imapd_mailbox_vanished_earlier(client, changedsince, &uids,
+						     cmd->pool, error_r);
+	}
+	imap_seqset_free(&uids);
+	return ret;
+}
+
 void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 {
 	const char *set, *error;
@@ -588,6 +692,23 @@ void imapd_cmd_fetch(struct imapd_client *client, struct imapd_cmd *cmd)
 		imapd_fetch_free(client);
 		imapd_cmd_reply(client, "BAD", "%s", error);
 		return;
+	}
+	if (ctx->items.vanished) {
+		/* RFC 7162 section 3.2.6: UID FETCH only, after ENABLE
+		 * QRESYNC. */
+		if (!cmd->uid || !client->qresync) {
+			imapd_fetch_free(client);
+			imapd_cmd_reply(client, "BAD", "%s", !cmd->uid ?
+					"VANISHED is only allowed with UID FETCH" :
+					"VANISHED needs ENABLE QRESYNC");
+			return;
+		}
+		if (fetch_vanished(client, cmd, set, ctx->items.changedsince,
+				   &error) < 0) {
+			imapd_fetch_free(client);
+			imapd_cmd_reply(client, "NO", "[UNAVAILABLE] Cannot read expunged UIDs");
+			return;
+		}
 	}
 	ctx->add_uid = cmd->uid;
 	ctx->set_seen = ctx->items.sets_seen && !client->mbox->readonly;

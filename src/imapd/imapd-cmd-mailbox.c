@@ -33,6 +33,38 @@ static void claim_done(struct store_txn *txn, void *ctx)
 	net_loop_unhold(ctx);
 }
 
+/* RFC 7162 section 3.2.5.1: what changed since the client's modseq, as
+ * "UID FETCH known-uids (FLAGS) (CHANGEDSINCE modseq VANISHED)" would
+ * tell. The expunge history is complete (the store keeps every expunged
+ * UID with its modseq), so the seq-match-data hint of section 3.2.5.2 is
+ * not needed to narrow VANISHED and is only checked for syntax. */
+static void qresync_select(struct imapd_client *client, struct imapd_cmd *cmd,
+			   const struct imap_select_params *params,
+			   const char *ok_text)
+{
+	struct imapd_mailbox *mbox = client->mbox;
+	struct imap_seqset seqs = IMAP_SEQSET_INIT;
+	const struct imap_seqset *known =
+		params->known_uids_given ? &params->known_uids : NULL;
+	const char *error;
+
+	if (imapd_mailbox_vanished_earlier(client, params->modseq, known,
+					   cmd->pool, &error) < 0) {
+		/* The client would miss expunges: fail the SELECT. */
+		log_warn(client->sid, "qresync_failed", "error=%s", error);
+		imapd_mailbox_close(client);
+		client->state = IMAPD_STATE_AUTH;
+		imapd_cmd_reply(client, "NO", "[UNAVAILABLE] Cannot read expunged UIDs");
+		return;
+	}
+	if (known != NULL)
+		imap_uidmap_uids_to_seqs(&mbox->map, known, &seqs);
+	else if (mbox->map.count > 0)
+		imap_seqset_add_range(&seqs, 1, mbox->map.count);
+	imapd_fetch_changed(client, &seqs, params->modseq, ok_text);
+	imap_seqset_free(&seqs);
+}
+
 void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 {
 	bool readonly = strcmp(cmd->name, "EXAMINE") == 0;
@@ -48,15 +80,24 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 				"Missing mailbox" : error);
 		return;
 	}
-	/* select-params (RFC 4466): only (CONDSTORE), RFC 7162 3.1.8. */
+	/* select-params (RFC 4466): (CONDSTORE) and (QRESYNC (...)), RFC
+	 * 7162 sections 3.1.8 and 3.2.5, checked before anything changes. */
+	struct imap_select_params params;
+	memset(&params, 0, sizeof(params));
 	if (cmd->args_count > 1) {
-		const struct imap_arg *p = &cmd->args[1];
-		if (cmd->args_count > 2 || p->type != IMAP_ARG_LIST ||
-		    p->len != 1 || !imap_arg_atom_equals(&p->list[0], "CONDSTORE")) {
-			imapd_cmd_reply(client, "BAD", "Unknown SELECT parameters");
+		if (cmd->args_count > 2 ||
+		    imap_select_params_parse(&cmd->args[1], &params, &error) < 0) {
+			imapd_cmd_reply(client, "BAD", "%s", cmd->args_count > 2 ?
+					"Unknown SELECT parameters" : error);
 			return;
 		}
-		client->condstore = true;
+		if (params.qresync && !client->qresync) {
+			imap_select_params_free(&params);
+			imapd_cmd_reply(client, "BAD", "QRESYNC needs ENABLE QRESYNC");
+			return;
+		}
+		if (params.condstore)
+			client->condstore = true;
 	}
 	if (client->mbox != NULL) {
 		imapd_mailbox_close(client);
@@ -67,6 +108,7 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 	ret = store_mailbox_lookup(client->svc->store, client->account_id, name,
 				   cmd->pool, &box, &error);
 	if (ret == 0) {
+		imap_select_params_free(&params);
 		imapd_cmd_reply(client, "NO", "[NONEXISTENT] Mailbox does not exist");
 		return;
 	}
@@ -74,6 +116,7 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 					    &error) <= 0 ||
 	    imapd_mailbox_open(client, box->id, box->name, readonly, &error) < 0) {
 		log_warn(client->sid, "select_failed", "error=%s", error);
+		imap_select_params_free(&params);
 		imapd_cmd_reply(client, "NO", "[UNAVAILABLE] Cannot open mailbox");
 		return;
 	}
@@ -121,8 +164,18 @@ void imapd_cmd_select(struct imapd_client *client, struct imapd_cmd *cmd)
 		store_txn_commit(txn, &client->target, claim_done,
 				 conn_loop(client->conn));
 	}
-	imapd_cmd_reply(client, "OK", "[%s] %s completed",
-			readonly ? "READ-ONLY" : "READ-WRITE", cmd->name);
+	const char *ok_text = pool_printf(cmd->pool, "[%s] %s completed",
+					  readonly ? "READ-ONLY" : "READ-WRITE",
+					  cmd->name);
+	/* RFC 7162 section 3.2.5: with another UIDVALIDITY the rest of the
+	 * parameters is ignored. */
+	if (params.qresync && params.uidvalidity == box->uidvalidity) {
+		qresync_select(client, cmd, &params, ok_text);
+		imap_select_params_free(&params);
+		return;
+	}
+	imap_select_params_free(&params);
+	imapd_cmd_reply(client, "OK", "%s", ok_text);
 }
 
 /* --- CREATE / DELETE / RENAME / SUBSCRIBE --- */

@@ -59,7 +59,8 @@ static void store_done(struct imapd_client *client, struct store_txn *txn,
 				if (seq == 0 || imap_seqset_contains(&modified, msg.uid))
 					continue;
 				buf_printf(&b, "* %u FETCH (", seq);
-				if (client->cmd.uid)
+				/* RFC 7162 section 3.2.4. */
+				if (client->cmd.uid || client->condstore)
 					buf_printf(&b, "UID %u ", msg.uid);
 				buf_append_str(&b, "FLAGS ");
 				imapd_append_flags(client, &b, msg.uid, msg.flags,
@@ -160,11 +161,15 @@ static void expunge_done(struct imapd_client *client, struct store_txn *txn,
 		return;
 	}
 	const struct store_op_result *r = store_txn_result(txn, 0);
-	if (client->mbox != NULL) {
-		/* UIDs ascend: each "* n EXPUNGE" uses the numbers left after
-		 * the ones before it (RFC 9051 section 7.5.1). */
-		for (unsigned i = 0; i < r->count; i++)
-			imapd_mailbox_expunged(client, r->uids[i]);
+	/* UIDs ascend: each "* n EXPUNGE" uses the numbers left after the
+	 * ones before it (RFC 9051 section 7.5.1). */
+	if (client->mbox != NULL)
+		imapd_mailbox_expunged(client, r->uids, r->count);
+	if (client->qresync && r->count > 0) {
+		/* RFC 7162 sections 3.2.7 and 3.2.9. */
+		imapd_cmd_reply(client, "OK", "[HIGHESTMODSEQ %llu] EXPUNGE completed",
+				(unsigned long long)r->modseq);
+		return;
 	}
 	imapd_cmd_reply(client, "OK", "EXPUNGE completed");
 }

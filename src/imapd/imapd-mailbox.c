@@ -142,15 +142,84 @@ void imapd_append_flags(struct imapd_client *client, struct buf *b,
 	}
 }
 
-void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid)
+/* Ranges per VANISHED line: clients parse a line at a time. */
+#define VANISHED_LINE_RANGES 1000
+
+void imapd_vanished_write(struct buf *b, bool earlier,
+			  const struct imap_seqset *uids)
+{
+	for (size_t i = 0; i < uids->count; i++) {
+		const struct imap_seq_range *r = &uids->ranges[i];
+		if (i % VANISHED_LINE_RANGES == 0)
+			buf_append_str(b, earlier ? "* VANISHED (EARLIER) "
+						  : "* VANISHED ");
+		else
+			buf_append_byte(b, ',');
+		if (r->lo == r->hi)
+			buf_printf(b, "%u", r->lo);
+		else
+			buf_printf(b, "%u:%u", r->lo, r->hi);
+		if (i % VANISHED_LINE_RANGES == VANISHED_LINE_RANGES - 1 ||
+		    i + 1 == uids->count)
+			buf_append_str(b, "\r\n");
+	}
+}
+
+void imapd_mailbox_expunged(struct imapd_client *client, const uint32_t *uids,
+			    unsigned count)
 {
 	struct imapd_mailbox *mbox = client->mbox;
-	uint32_t seq = imap_uidmap_seq(&mbox->map, uid);
+	struct imap_seqset gone = IMAP_SEQSET_INIT;
+	struct buf b = BUF_INIT;
 
-	if (seq == 0)
-		return;
-	imap_uidmap_remove(&mbox->map, seq);
-	imapd_printf(client, "* %u EXPUNGE\r\n", seq);
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t seq = imap_uidmap_seq(&mbox->map, uids[i]);
+		if (seq == 0)
+			continue;
+		imap_uidmap_remove(&mbox->map, seq);
+		/* RFC 7162 section 3.2.10.2: VANISHED only names messages
+		 * the client was told of, like EXPUNGE. */
+		if (client->qresync)
+			imap_seqset_add(&gone, uids[i]);
+		else
+			buf_printf(&b, "* %u EXPUNGE\r\n", seq);
+		if (b.len > 64 * 1024)
+			imapd_write_buf(client, &b);
+	}
+	if (gone.count > 0) {
+		imap_seqset_normalize(&gone);
+		imapd_vanished_write(&b, false, &gone);
+	}
+	if (b.len > 0)
+		imapd_write_buf(client, &b);
+	buf_free(&b);
+	imap_seqset_free(&gone);
+}
+
+int imapd_mailbox_vanished_earlier(struct imapd_client *client,
+				   uint64_t since_modseq,
+				   const struct imap_seqset *filter,
+				   struct pool *pool, const char **error_r)
+{
+	struct imap_seqset set = IMAP_SEQSET_INIT;
+	struct buf b = BUF_INIT;
+	uint32_t *uids;
+	unsigned count;
+
+	if (store_mailbox_vanished(client->svc->store, client->mbox->id,
+				   since_modseq, pool, &uids, &count, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < count; i++) {
+		if (filter == NULL || imap_seqset_contains(filter, uids[i]))
+			imap_seqset_add(&set, uids[i]);
+	}
+	imap_seqset_normalize(&set);
+	imapd_vanished_write(&b, true, &set);
+	if (b.len > 0)
+		imapd_write_buf(client, &b);
+	buf_free(&b);
+	imap_seqset_free(&set);
+	return 1;
 }
 
 uint32_t imapd_mailbox_recent_count(struct imapd_mailbox *mbox)
@@ -168,7 +237,8 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 	struct imapd_mailbox *mbox = client->mbox;
 	struct buf b = BUF_INIT;
 	size_t kept = 0;
-	bool exists = false;
+	bool exists = false, hold = false;
+	uint64_t held_modseq = 0;
 
 	if (mbox == NULL || mbox->pending_count == 0)
 		return;
@@ -176,12 +246,33 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 		struct imapd_change *c = &mbox->pending[i];
 		bool keep = false;
 
+		if (hold) {
+			mbox->pending[kept++] = *c;
+			continue;
+		}
 		if (c->type != STORE_CHANGE_NEW && exists) {
 			buf_printf(&b, "* %u EXISTS\r\n", mbox->map.count);
 			if (!client->rev2)
 				buf_printf(&b, "* %u RECENT\r\n",
 					   imapd_mailbox_recent_count(mbox));
 			exists = false;
+		}
+		if (c->type == STORE_CHANGE_EXPUNGE && allow_expunge) {
+			/* A run of expunges is one VANISHED for QRESYNC. */
+			size_t n = 1;
+			while (i + n < mbox->pending_count &&
+			       mbox->pending[i + n].type == STORE_CHANGE_EXPUNGE)
+				n++;
+			uint32_t *uids = i_new(uint32_t, n);
+			for (size_t k = 0; k < n; k++) {
+				uids[k] = mbox->pending[i + k].uid;
+				i_free(mbox->pending[i + k].keywords);
+			}
+			imapd_write_buf(client, &b);
+			imapd_mailbox_expunged(client, uids, (unsigned)n);
+			free(uids);
+			i += n - 1;
+			continue;
 		}
 		switch ((enum store_change_type)c->type) {
 		case STORE_CHANGE_NEW:
@@ -191,12 +282,19 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			}
 			break;
 		case STORE_CHANGE_EXPUNGE:
-			if (!allow_expunge) {
-				keep = true;
+			/* Held back while FETCH, STORE or SEARCH run. A
+			 * QRESYNC client takes the highest MODSEQ it saw as
+			 * its sync point, so nothing later may overtake the
+			 * expunge (RFC 7162 section 3.2). The echo of this
+			 * session's own expunges is not in the view: none
+			 * of that. */
+			if (imap_uidmap_seq(&mbox->map, c->uid) == 0)
 				break;
+			keep = true;
+			if (client->qresync && !hold) {
+				hold = true;
+				held_modseq = c->modseq;
 			}
-			imapd_write_buf(client, &b);
-			imapd_mailbox_expunged(client, c->uid);
 			break;
 		case STORE_CHANGE_FLAGS: {
 			uint32_t seq;
@@ -233,6 +331,12 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
 			buf_printf(&b, "* %u RECENT\r\n",
 				   imapd_mailbox_recent_count(mbox));
 	}
+	/* The command may have shown higher MODSEQs than the held expunge's
+	 * (its own FETCH or STORE): the client must not skip past it
+	 * (RFC 7162 section 6, the example). */
+	if (held_modseq > 0)
+		buf_printf(&b, "* OK [HIGHESTMODSEQ %llu] VANISHED delayed\r\n",
+			   (unsigned long long)(held_modseq - 1));
 	mbox->pending_count = kept;
 	if (b.len > 0)
 		imapd_write_buf(client, &b);

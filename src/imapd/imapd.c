@@ -75,7 +75,7 @@ const char *imapd_capabilities(struct imapd_client *client, struct buf *b)
 	buf_append_str(b, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE MULTIAPPEND "
 			  "NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
 			  "LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
-			  "SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT CONDSTORE");
+			  "SEARCHRES STATUS=SIZE BINARY UTF8=ACCEPT CONDSTORE QRESYNC");
 	if (client->state == IMAPD_STATE_NOT_AUTH) {
 		bool secure = imapd_client_secure(client);
 		if (!conn_is_tls(client->conn) && conn_can_starttls(client->conn))

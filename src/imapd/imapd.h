@@ -148,6 +148,9 @@ struct imapd_client {
 	/* ENABLEd extensions; condstore also by a CONDSTORE-enabling
 	 * command (RFC 7162 section 3.1). */
 	bool rev2, utf8, condstore;
+	/* ENABLE QRESYNC (RFC 7162 section 3.2.3): VANISHED instead of
+	 * EXPUNGE from then on. Implies condstore. */
+	bool qresync;
 
 	struct imapd_mailbox *mbox;
 	/* SEARCHRES (RFC 5182) saved result, as UIDs. */
@@ -215,8 +218,24 @@ void imapd_mailbox_flush_changes(struct imapd_client *client,
  * mailbox, RFC 9051 section 6.3.12). */
 void imapd_mailbox_sync_new(struct imapd_client *client);
 void imapd_mailbox_add_own_modseq(struct imapd_mailbox *mbox, uint64_t modseq);
-/* Removes uid from the view and sends "* n EXPUNGE". */
-void imapd_mailbox_expunged(struct imapd_client *client, uint32_t uid);
+/* Removes the UIDs from the view and reports them: "* n EXPUNGE" for each
+ * (in the order given, numbers as left by the ones before), or one
+ * "* VANISHED uids" once QRESYNC is enabled (RFC 7162 section 3.2.10.2).
+ * UIDs not in the view are skipped. */
+void imapd_mailbox_expunged(struct imapd_client *client, const uint32_t *uids,
+			    unsigned count);
+/* Sends "* VANISHED (EARLIER) uids" (RFC 7162 section 3.2.10.1) for the
+ * UIDs expunged from the selected mailbox with a modseq above
+ * since_modseq, restricted to filter (a normalized UID set; NULL = all).
+ * Nothing when there are none. Returns 1, or -1 with *error_r (store). */
+int imapd_mailbox_vanished_earlier(struct imapd_client *client,
+				   uint64_t since_modseq,
+				   const struct imap_seqset *filter,
+				   struct pool *pool, const char **error_r);
+/* Appends VANISHED lines for uids (normalized, not empty); long sets are
+ * split over several lines. */
+void imapd_vanished_write(struct buf *b, bool earlier,
+			  const struct imap_seqset *uids);
 /* Parses a sequence set (or UID set when uid) and resolves it against the
  * view into sequence numbers (seqs_r) and UIDs (uids_r, may be NULL).
  * Returns 1, or -1 with *error_r (reply BAD). */
@@ -258,6 +277,12 @@ void imapd_cmd_append(struct imapd_client *, struct imapd_cmd *);
 void imapd_cmd_fetch(struct imapd_client *, struct imapd_cmd *);
 void imapd_fetch_write_ready(struct imapd_client *);
 void imapd_fetch_free(struct imapd_client *);
+/* SELECT/EXAMINE with QRESYNC (RFC 7162 section 3.2.5.1): streams
+ * "* n FETCH (UID u FLAGS (...) MODSEQ (m))" for the messages in seqs (a
+ * normalized set of sequence numbers, taken over and cleared) whose modseq
+ * is above changedsince (0 = all), then replies "OK ok_text". */
+void imapd_fetch_changed(struct imapd_client *client, struct imap_seqset *seqs,
+			 uint64_t changedsince, const char *ok_text);
 void imapd_cmd_store(struct imapd_client *, struct imapd_cmd *);
 void imapd_cmd_expunge(struct imapd_client *, struct imapd_cmd *);
 void imapd_cmd_copy(struct imapd_client *, struct imapd_cmd *);

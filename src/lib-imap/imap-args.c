@@ -350,6 +350,135 @@ int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r,
 	return 1;
 }
 
+/* --- SELECT / EXAMINE parameters ---
+ * select-params = SP "(" select-param *(SP select-param) ")"  (RFC 4466)
+ * select-param  =/ "CONDSTORE" /
+ *                  "QRESYNC" SP "(" uidvalidity SP mod-sequence-value
+ *                  [SP known-uids] [SP seq-match-data] ")"
+ * seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+ * (RFC 7162 section 7; "*" is allowed in none of the sets). */
+
+static int uid_set_parse(const struct imap_arg *arg, struct imap_seqset *set,
+			 const char **error_r)
+{
+	const char *s;
+
+	if (!imap_arg_get_atom(arg, &s) ||
+	    imap_seqset_parse(s, set, IMAP_QRESYNC_MAX_RANGES, error_r) < 0 ||
+	    set->saved || imap_seqset_has_star(set)) {
+		*error_r = "Invalid QRESYNC UID set";
+		return -1;
+	}
+	return 1;
+}
+
+/* Both sets ascending, as section 3.2.5.2 requires, with the same number
+ * of elements (pairs). */
+static int match_data_check(const struct imap_arg *arg, const char **error_r)
+{
+	struct imap_seqset seqs = IMAP_SEQSET_INIT, uids = IMAP_SEQSET_INIT;
+	int ret = -1;
+
+	if (arg->type == IMAP_ARG_LIST && arg->len == 2 &&
+	    uid_set_parse(&arg->list[0], &seqs, error_r) > 0 &&
+	    uid_set_parse(&arg->list[1], &uids, error_r) > 0) {
+		bool ascending = true;
+		for (size_t i = 0; i < seqs.count && ascending; i++) {
+			ascending = seqs.ranges[i].lo <= seqs.ranges[i].hi &&
+				    (i == 0 || seqs.ranges[i].lo > seqs.ranges[i - 1].hi);
+		}
+		for (size_t i = 0; i < uids.count && ascending; i++) {
+			ascending = uids.ranges[i].lo <= uids.ranges[i].hi &&
+				    (i == 0 || uids.ranges[i].lo > uids.ranges[i - 1].hi);
+		}
+		if (ascending && imap_seqset_count(&seqs) == imap_seqset_count(&uids))
+			ret = 1;
+	}
+	imap_seqset_free(&seqs);
+	imap_seqset_free(&uids);
+	if (ret < 0)
+		*error_r = "Invalid QRESYNC sequence match data";
+	return ret;
+}
+
+static int qresync_param_parse(const struct imap_arg *arg,
+			       struct imap_select_params *p, const char **error_r)
+{
+	const char *s;
+	uint64_t n;
+
+	if (arg->type != IMAP_ARG_LIST || arg->len < 2 || arg->len > 4) {
+		*error_r = "Invalid QRESYNC parameter";
+		return -1;
+	}
+	if (!imap_arg_get_atom(&arg->list[0], &s) ||
+	    str_to_uint64(s, UINT32_MAX, &n) < 0 || n == 0) {
+		*error_r = "Invalid QRESYNC UIDVALIDITY";
+		return -1;
+	}
+	p->uidvalidity = (uint32_t)n;
+	if (!imap_arg_get_atom(&arg->list[1], &s) ||
+	    str_to_uint64(s, INT64_MAX, &p->modseq) < 0) {
+		*error_r = "Invalid QRESYNC mod-sequence";
+		return -1;
+	}
+	size_t i = 2;
+	if (i < arg->len && arg->list[i].type != IMAP_ARG_LIST) {
+		if (uid_set_parse(&arg->list[i], &p->known_uids, error_r) < 0)
+			return -1;
+		imap_seqset_normalize(&p->known_uids);
+		p->known_uids_given = true;
+		i++;
+	}
+	if (i < arg->len) {
+		if (match_data_check(&arg->list[i], error_r) < 0)
+			return -1;
+		p->match_data_given = true;
+		i++;
+	}
+	if (i != arg->len) {
+		*error_r = "Invalid QRESYNC parameter";
+		return -1;
+	}
+	p->qresync = true;
+	return 1;
+}
+
+int imap_select_params_parse(const struct imap_arg *arg,
+			     struct imap_select_params *params_r,
+			     const char **error_r)
+{
+	memset(params_r, 0, sizeof(*params_r));
+	if (arg->type != IMAP_ARG_LIST || arg->len == 0) {
+		*error_r = "Invalid SELECT parameters";
+		return -1;
+	}
+	for (size_t i = 0; i < arg->len; i++) {
+		const struct imap_arg *a = &arg->list[i];
+		if (imap_arg_atom_equals(a, "CONDSTORE") && !params_r->condstore) {
+			params_r->condstore = true;
+		} else if (imap_arg_atom_equals(a, "QRESYNC") && !params_r->qresync &&
+			   i + 1 < arg->len) {
+			if (qresync_param_parse(&arg->list[++i], params_r,
+						error_r) < 0) {
+				imap_select_params_free(params_r);
+				return -1;
+			}
+		} else {
+			imap_select_params_free(params_r);
+			*error_r = "Unknown SELECT parameters";
+			return -1;
+		}
+	}
+	return 1;
+}
+
+void imap_select_params_free(struct imap_select_params *params)
+{
+	imap_seqset_free(&params->known_uids);
+	params->known_uids_given = false;
+}
+
 /* --- LIST ---
  * list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
  *        [SP list-return-opts]

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "imap-seqset.h"
 
 struct buf;
 struct pool;
@@ -95,6 +96,35 @@ enum imap_status_item {
 /* "(" status-att *(SP status-att) ")". Returns 1 with *items_r, or -1. */
 int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r,
 			    const char **error_r);
+
+/* --- SELECT/EXAMINE parameters (RFC 4466 section 2.1, RFC 7162) --- */
+/* Bounds the UID sets a client may send with QRESYNC (the line limit
+ * bounds them too). */
+#define IMAP_QRESYNC_MAX_RANGES 65536
+struct imap_select_params {
+	bool condstore; /* (CONDSTORE), RFC 7162 section 3.1.8 */
+	/* (QRESYNC (uidvalidity modseq [known-uids [seq-match-data]])),
+	 * RFC 7162 section 3.2.5. */
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq; /* 0 is accepted and means "since the start" */
+	/* known-uids, sorted and merged (no "*"); empty and
+	 * known_uids_given false when not sent. Free with
+	 * imap_select_params_free(). */
+	bool known_uids_given;
+	struct imap_seqset known_uids;
+	/* seq-match-data was sent and is well formed (both sets without
+	 * "*", ascending, the same number of elements). Its content is
+	 * not kept: a server that remembers every expunge needs no hint
+	 * (section 3.2.5.2). */
+	bool match_data_given;
+};
+/* arg is the parenthesised select-params list. Returns 1, or -1 with
+ * *error_r (the reply is BAD). Unknown parameters are errors. */
+int imap_select_params_parse(const struct imap_arg *arg,
+			     struct imap_select_params *params_r,
+			     const char **error_r);
+void imap_select_params_free(struct imap_select_params *params);
 
 /* --- LIST (RFC 9051 section 6.3.9, RFC 5258, RFC 6154, RFC 5819) --- */
 enum imap_list_select {

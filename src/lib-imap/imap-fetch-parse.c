@@ -375,10 +375,16 @@ int imap_fetch_items_parse(const struct imap_arg *args, size_t count,
 			*error_r = "Invalid FETCH modifiers";
 			return -1;
 		}
-		for (size_t i = 0; i < mods->len; i += 2) {
+		for (size_t i = 0; i < mods->len; i++) {
 			const char *v;
 			uint64_t n;
-			if (i + 1 >= mods->len ||
+			/* RFC 7162 section 7: rexpunges-fetch-mod = "VANISHED" */
+			if (imap_arg_atom_equals(&mods->list[i], "VANISHED") &&
+			    !items_r->vanished) {
+				items_r->vanished = true;
+				continue;
+			}
+			if (i + 1 >= mods->len || items_r->changedsince > 0 ||
 			    !imap_arg_atom_equals(&mods->list[i], "CHANGEDSINCE") ||
 			    !imap_arg_get_atom(&mods->list[i + 1], &v) ||
 			    str_to_uint64(v, INT64_MAX, &n) < 0 || n == 0) {
@@ -386,6 +392,12 @@ int imap_fetch_items_parse(const struct imap_arg *args, size_t count,
 				return -1;
 			}
 			items_r->changedsince = n;
+			i++;
+		}
+		/* RFC 7162 section 3.2.6: only together with CHANGEDSINCE. */
+		if (items_r->vanished && items_r->changedsince == 0) {
+			*error_r = "VANISHED needs CHANGEDSINCE";
+			return -1;
 		}
 	}
 	return 1;

@@ -68,11 +68,15 @@ struct imap_fetch_items {
 	bool sets_seen;	    /* a non-peek body item */
 	/* The CHANGEDSINCE modifier (RFC 7162); 0 = none. */
 	uint64_t changedsince;
+	/* The VANISHED modifier (RFC 7162 section 3.2.6); only set together
+	 * with changedsince (the parser rejects it alone). The caller checks
+	 * that the command is UID FETCH and QRESYNC is enabled. */
+	bool vanished;
 };
 
 /* args are those after the sequence set: an item, a macro (ALL, FAST,
  * FULL) or a parenthesised list of items, then optionally a modifier list
- * "(CHANGEDSINCE n)". Returns 1, or -1 with *error_r. */
+ * "(CHANGEDSINCE n [VANISHED])". Returns 1, or -1 with *error_r. */
 int imap_fetch_items_parse(const struct imap_arg *args, size_t count,
 			   struct pool *pool, struct imap_fetch_items *items_r,
 			   const char **error_r);

@@ -266,6 +266,8 @@ queue_daemon_create(struct net_loops *loops, struct store *store,
 		.sender = qd->report_sender,
 		.org_name = qd->report_org,
 		.interval = set->report_interval,
+		.sign = set->report_sign,
+		.sign_ctx = set->report_sign_ctx,
 	};
 #endif
 	qd->set = (struct queue_settings){

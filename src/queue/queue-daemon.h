@@ -3,6 +3,7 @@
 #define POSTHORN_QUEUE_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The outbound queue inside posthornd: one queue, kept in the store, on
  * the first I/O loop, with its own resolver (the [dns] static zone first)
@@ -19,6 +20,7 @@
  *        exited; sessions in flight are cut, their recipients stay
  *        pending in the store) */
 
+struct buf;
 struct net_loops;
 struct store;
 struct queue_daemon;
@@ -43,6 +45,10 @@ struct queue_daemon_settings {
 	bool dmarc_reports;
 	const char *report_sender, *report_org; /* NULL/"" = defaults */
 	unsigned report_interval;		 /* seconds; 0 = a day */
+	/* DKIM-signs the reports (dkimsign_host_signer()), or NULL. */
+	int (*report_sign)(void *ctx, const char *host, const void *msg,
+			   size_t len, struct buf *headers_out);
+	void *report_sign_ctx;
 };
 
 /* Returns NULL with *error_r when the static zone can't be read or the TLS

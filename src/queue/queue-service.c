@@ -46,6 +46,11 @@ static int queue_service_init(const struct service_env *env, void **context_r,
 		.report_sender = c->auth.report_sender,
 		.report_org = c->auth.report_org,
 		.report_interval = c->auth.report_interval,
+		.report_sign = c->auth.dkim_sign ? dkimsign_host_signer : NULL,
+		.report_sign_ctx = c->auth.dkim_sign
+					   ? dkimsign_keys_shared(
+						     c->server.data_dir)
+					   : NULL,
 	};
 	struct queue_daemon *qd =
 		queue_daemon_create(env->loops, env->store, &set, error_r);

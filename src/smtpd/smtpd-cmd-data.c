@@ -20,6 +20,7 @@ static void decoder_start(struct smtpd_session *session,
 	i_assert(session->decoder == NULL);
 	session->decoder = smtp_data_decoder_create(mode, &limits);
 	smtpd_deliver_begin(session);
+	smtpd_mailauth_data_begin(session);
 }
 
 /* DATA (RFC 5321 section 4.1.1.4). */
@@ -65,13 +66,13 @@ static void data_end(struct smtpd_session *session)
 		smtpd_transaction_end(session);
 		return;
 	}
-	smtpd_deliver_commit(session);
+	smtpd_mailauth_end(session);
 }
 
 void smtpd_data_line(struct smtpd_session *session, const uint8_t *line,
 		     size_t len, bool crlf)
 {
-	size_t consumed;
+	size_t consumed, old_len = session->msg.len;
 	int ret;
 
 	/* lib-net splits lines; the decoder wants the byte stream back,
@@ -82,6 +83,7 @@ void smtpd_data_line(struct smtpd_session *session, const uint8_t *line,
 	ret = smtp_data_decoder_feed(session->decoder,
 				     (const uint8_t *)(crlf ? "\r\n" : "\n"),
 				     crlf ? 2 : 1, &session->msg, &consumed);
+	smtpd_mailauth_data(session, old_len);
 	if (ret > 0)
 		data_end(session);
 }
@@ -167,7 +169,7 @@ static void bdat_chunk_done(struct smtpd_session *session)
 		return;
 	}
 	if (session->bdat_last) {
-		smtpd_deliver_commit(session);
+		smtpd_mailauth_end(session);
 		return;
 	}
 	session->state = SMTPD_STATE_BDAT;
@@ -178,11 +180,13 @@ static void bdat_chunk_done(struct smtpd_session *session)
 void smtpd_bdat_raw(struct smtpd_session *session, const uint8_t *data,
 		    size_t len)
 {
-	size_t consumed;
+	size_t consumed, old_len = session->msg.len;
 
-	if (session->decoder != NULL && !session->bdat_failed && len > 0)
+	if (session->decoder != NULL && !session->bdat_failed && len > 0) {
 		(void)smtp_data_decoder_feed(session->decoder, data, len,
 					     &session->msg, &consumed);
+		smtpd_mailauth_data(session, old_len);
+	}
 	if (len > 0 && conn_raw_remaining(session->conn) > 0)
 		return;
 	bdat_chunk_done(session);

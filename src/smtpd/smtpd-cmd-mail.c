@@ -35,6 +35,7 @@ void smtpd_cmd_mail(struct smtpd_session *session, const char *args)
 	session->mail = mail;
 	session->state = SMTPD_STATE_MAIL;
 	log_session_id_new(session->queue_id);
+	smtpd_mailauth_mail(session);
 	log_debug(session->sid, "smtp_mail", "queue_id=%s from=%s size=%llu",
 		 session->queue_id,
 		 log_quote(addr, sizeof(addr),
@@ -174,6 +175,8 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 	char quoted[256];
 	int ret;
 
+	if (!smtpd_mailauth_rcpt(session, args))
+		return;
 	if (smtp_rcpt_args_parse(args, session->cmd_pool, session->caps,
 				 session->mail.smtputf8, &rcpt, &error) < 0) {
 		smtpd_reply_error(session, &error);

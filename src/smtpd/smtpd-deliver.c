@@ -255,8 +255,10 @@ static void add_enqueue(struct smtpd_session *session, struct store_txn *txn,
 		rcpts[i].orcpt = session->remote[i].orcpt;
 		rcpts[i].notify = notify_to_store(session->remote[i].notify);
 	}
-	(void)store_txn_enqueue(txn, session->msg.data + session->return_path_len,
-				session->msg.len - session->return_path_len,
+	(void)store_txn_enqueue(txn, session->msg.data + session->msg_start +
+				session->return_path_len,
+				session->msg.len - session->msg_start -
+				session->return_path_len,
 				&env, rcpts, session->remote_count, flags);
 }
 
@@ -302,8 +304,10 @@ static void add_success_dsn(struct smtpd_session *session,
 	dsn.ret = session->mail.ret == SMTP_DSN_RET_FULL ? QUEUE_DSN_RET_FULL :
 		session->mail.ret == SMTP_DSN_RET_HDRS ? QUEUE_DSN_RET_HDRS :
 		QUEUE_DSN_RET_DEFAULT;
-	dsn.original = session->msg.data + session->return_path_len;
-	dsn.original_size = session->msg.len - session->return_path_len;
+	dsn.original = session->msg.data + session->msg_start +
+		session->return_path_len;
+	dsn.original_size = session->msg.len - session->msg_start -
+		session->return_path_len;
 	dsn.rcpts = drcpts;
 	dsn.rcpt_count = count;
 	/* The DSN's own Return-Path is the null sender's. */
@@ -382,7 +386,7 @@ void smtpd_deliver_commit(struct smtpd_session *session)
 	d->conn = session->conn;
 	d->target = net_loop_completion_target(conn_loop(session->conn));
 	memcpy(d->queue_id, session->queue_id, sizeof(d->queue_id));
-	d->size = session->msg.len;
+	d->size = session->msg.len - session->msg_start;
 	d->account_count = session->account_count;
 	d->remote_count = session->remote_count;
 	d->start_us = time_real_us();
@@ -391,10 +395,17 @@ void smtpd_deliver_commit(struct smtpd_session *session)
 	if (session->account_count > 0) {
 		rcpts = p_new(session->txn_pool, struct store_delivery_rcpt,
 			      session->account_count);
-		for (unsigned i = 0; i < session->account_count; i++)
+		for (unsigned i = 0; i < session->account_count; i++) {
 			rcpts[i].account_id = session->account_ids[i];
-		(void)store_txn_deliver(txn, session->msg.data,
-					session->msg.len, time(NULL), rcpts,
+			/* DMARC quarantine; the store falls back to INBOX
+			 * for an account without Junk. */
+			if (smtpd_mailauth_junk(session))
+				rcpts[i].mailbox = "Junk";
+		}
+		(void)store_txn_deliver(txn, session->msg.data +
+					session->msg_start,
+					session->msg.len - session->msg_start,
+					time(NULL), rcpts,
 					session->account_count, flags);
 	}
 	if (session->remote_count > 0)

@@ -16,6 +16,9 @@ struct conn;
 struct config;
 struct store;
 struct auth_server;
+struct service_env;
+struct smtpd_mailauth;
+struct smtpd_mailauth_txn;
 
 /* Where a session is in the dialogue (RFC 5321 section 4.1.4). */
 enum smtpd_state {
@@ -45,6 +48,9 @@ struct smtpd_server {
 	struct auth_server *auth;
 	/* [submission] allow_plaintext_loopback; set on reload. */
 	_Atomic bool plaintext_loopback;
+	/* SPF, DKIM and DMARC on the MX role (smtpd-mailauth.c); NULL on
+	 * the submission roles. */
+	struct smtpd_mailauth *mailauth;
 };
 
 struct smtpd_rcpt {
@@ -91,6 +97,9 @@ struct smtpd_session {
 	struct buf msg;         /* added headers + content */
 	size_t header_len;      /* bytes of msg that we added */
 	size_t return_path_len; /* the Return-Path line, first in msg */
+	/* Where the message starts in msg (not 0 once smtpd-mailauth.c has
+	 * added its fields in the room it kept). */
+	size_t msg_start;
 	bool line_too_long;     /* an over-long DATA line was dropped */
 	bool dsn_queued;        /* a success DSN went to the outbound queue */
 	/* BDAT: the chunk being read is the LAST one; the transaction has
@@ -103,6 +112,10 @@ struct smtpd_session {
 
 	/* Submission (smtpd-submission.c); NULL/0 on the MX role. */
 	struct smtpd_submission *sub;
+
+	/* The transaction's SPF/DKIM/DMARC checks (smtpd-mailauth.c); NULL
+	 * when they are off. */
+	struct smtpd_mailauth_txn *mailauth;
 };
 
 /* A command: its handler and the states it may run in. out_of_order is the
@@ -158,6 +171,39 @@ void smtpd_bdat_raw(struct smtpd_session *session, const uint8_t *data,
  * message, answering after the commit. */
 void smtpd_deliver_begin(struct smtpd_session *session);
 void smtpd_deliver_commit(struct smtpd_session *session);
+
+/* Email authentication on the MX role (smtpd-mailauth.c): SPF from MAIL
+ * on, DKIM verified while the content streams in, DMARC at the end of
+ * data; the verdict refuses, defers, files in Junk or delivers with
+ * Received-SPF and Authentication-Results added. Every function is a
+ * no-op (or returns true) when session->mailauth is NULL. */
+/* posthornd start-up (MX role): loads the [dns] static zone; the
+ * resolvers are made per loop on first use. */
+int smtpd_mailauth_create(const struct service_env *env,
+			  struct smtpd_mailauth **ma_r, const char **error_r);
+/* After the loops have stopped. */
+void smtpd_mailauth_destroy(struct smtpd_mailauth **ma);
+/* MAIL accepted: creates session->mailauth when [auth] asks for checks
+ * and starts SPF. */
+void smtpd_mailauth_mail(struct smtpd_session *session);
+/* RCPT with [auth] spf_reject = rcpt: false when the command must not go
+ * on: it was refused (SPF fail, or temperror with temperror = defer), or
+ * it waits for SPF with input paused and is run again with args once the
+ * result is in. */
+bool smtpd_mailauth_rcpt(struct smtpd_session *session, const char *args);
+/* DATA/BDAT begins, after smtpd_deliver_begin(). */
+void smtpd_mailauth_data_begin(struct smtpd_session *session);
+/* The decoder appended session->msg from old_len on: DKIM sees it. */
+void smtpd_mailauth_data(struct smtpd_session *session, size_t old_len);
+/* The content is complete and valid: decides (maybe later, input paused)
+ * and then replies, or calls smtpd_deliver_commit(). */
+void smtpd_mailauth_end(struct smtpd_session *session);
+/* True while the end-of-data reply waits for the checks. */
+bool smtpd_mailauth_waiting(const struct smtpd_session *session);
+/* DMARC quarantine: deliver into Junk. */
+bool smtpd_mailauth_junk(const struct smtpd_session *session);
+/* Transaction reset: cancels pending checks (no callback after). */
+void smtpd_mailauth_reset(struct smtpd_session *session);
 
 /* Shared by the roles (smtpd.c). */
 extern const struct conn_handlers smtpd_handlers;

@@ -275,7 +275,8 @@ static void sign_done(void *ctx)
 		job->msg = (struct buf)BUF_INIT;
 	}
 	session->state = session->sub->sign_prev_state;
-	session->sub->sign_done = true;
+	memcpy(session->sub->signed_queue_id, session->queue_id,
+	       sizeof(session->sub->signed_queue_id));
 	sign_job_free(job);
 	smtpd_deliver_commit(session);
 	conn_unref(&conn);
@@ -330,11 +331,15 @@ bool smtpd_submission_data(struct smtpd_session *session)
 
 	if (!session->server->submission)
 		return true;
-	if (session->sub->sign_done) {
-		/* Checked and signed already: this is the commit going on
-		 * after sign_done(). */
-		session->sub->sign_done = false;
-		return true;
+	if (session->sub->signed_queue_id[0] != '\0') {
+		/* Tied to the transaction: a flag left over by a commit
+		 * that never came back here must not spare the next
+		 * message its checks. */
+		bool again = strcmp(session->sub->signed_queue_id,
+				    session->queue_id) == 0;
+		session->sub->signed_queue_id[0] = '\0';
+		if (again)
+			return true; /* the commit going on after sign_done() */
 	}
 	message_header_iter_init(&iter, header,
 				 message_header_block_size(header, size));
@@ -412,6 +417,12 @@ static int submission_init_465(const struct service_env *env,
 static void submission_reload(void *context, struct config *config)
 {
 	struct smtpd_server *server = context;
+	struct smtpd_submission_server *sserver = context;
+
+	/* Keys are re-checked every few seconds anyway; SIGHUP makes a
+	 * changed key count from the next message on. */
+	if (sserver->dkim_keys != NULL)
+		dkimsign_keys_invalidate(sserver->dkim_keys);
 
 	server->plaintext_loopback =
 		config->submission.allow_plaintext_loopback;

@@ -17,10 +17,11 @@ struct smtpd_submission {
 	int64_t account_id;
 	unsigned auth_failures;
 	/* DKIM signing at the end of data (a worker thread signs while
-	 * input is paused): the state to return to, and "already signed"
-	 * for smtpd_deliver_commit()'s second call. */
+	 * input is paused): the state to return to, and the queue id of the
+	 * transaction already checked and signed, for
+	 * smtpd_deliver_commit()'s second call ("" = none). */
 	enum smtpd_state sign_prev_state;
-	bool sign_done;
+	char signed_queue_id[LOG_SID_SIZE];
 };
 
 /* The session's submission state (created when absent). */

@@ -112,11 +112,13 @@ void smtpd_transaction_reset(struct smtpd_session *session)
 	session->header_len = 0;
 	session->return_path_len = 0;
 	session->line_too_long = false;
+	session->msg_start = 0;
 	session->dsn_queued = false;
 	session->bdat_last = false;
 	session->bdat_failed = false;
 	session->bdat_total = 0;
 	smtp_data_decoder_destroy(&session->decoder);
+	smtpd_mailauth_reset(session);
 }
 
 void smtpd_transaction_end(struct smtpd_session *session)
@@ -287,7 +289,8 @@ static void smtpd_on_shutdown(struct conn *conn)
 
 	/* A commit in flight finishes and answers first (its conn_ref holds
 	 * the loop); everything else is told to come back later. */
-	if (session->state == SMTPD_STATE_COMMIT)
+	if (session->state == SMTPD_STATE_COMMIT &&
+	    !smtpd_mailauth_waiting(session))
 		return;
 	smtpd_reply(session, 421, "4.3.2", "%s Service shutting down",
 		    session->config->server.hostname);
@@ -337,6 +340,10 @@ static int smtpd_init(const struct service_env *env, void **context_r,
 	pthread_mutex_init(&server->config_lock, NULL);
 	server->config = env->config;
 	config_ref(server->config);
+	if (smtpd_mailauth_create(env, &server->mailauth, error_r) < 0) {
+		smtpd_deinit(server);
+		return -1;
+	}
 	*context_r = server;
 	return 0;
 }
@@ -358,6 +365,7 @@ void smtpd_deinit(void *context)
 {
 	struct smtpd_server *server = context;
 
+	smtpd_mailauth_destroy(&server->mailauth);
 	config_unref(&server->config);
 	pthread_mutex_destroy(&server->config_lock);
 	i_free(server);

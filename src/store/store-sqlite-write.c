@@ -692,6 +692,7 @@ static bool w_copy(struct wctx *w, struct store_op *op)
 	op->result.src_uids = src_uids;
 	op->result.uids = new_uids;
 	op->result.modseq = dst.modseq;
+	op->result.src_modseq = op->b ? src.modseq : 0;
 	return true;
 }
 

@@ -528,6 +528,7 @@ struct store_op_result {
 	const enum store_error *rcpt_errors; /* deliver, count = rcpts */
 	unsigned modified_count;
 	const uint32_t *modified_uids; /* flags with unchangedsince */
+	uint64_t src_modseq; /* move: the source's modseq of the expunge */
 };
 
 /* Called on the submitter's thread once the transaction's batch is

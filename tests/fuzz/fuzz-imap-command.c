@@ -39,6 +39,18 @@ static void check_args(const struct imap_command *cmd, struct pool *pool)
 			for (size_t i = 0; i < la.patterns_count; i++)
 				(void)imap_list_match(la.patterns[i], la.reference, '/');
 		}
+	} else if ((strcmp(cmd->name, "SELECT") == 0 ||
+		    strcmp(cmd->name, "EXAMINE") == 0) && cmd->args_count > 1) {
+		struct imap_select_params sp;
+		if (imap_select_params_parse(&cmd->args[1], &sp, &error) > 0) {
+			/* known-uids come out sorted and merged. */
+			for (size_t i = 1; i < sp.known_uids.count; i++) {
+				if (sp.known_uids.ranges[i].lo <=
+				    sp.known_uids.ranges[i - 1].hi)
+					abort();
+			}
+		}
+		imap_select_params_free(&sp);
 	} else if (strcmp(cmd->name, "STATUS") == 0 && cmd->args_count > 1) {
 		unsigned items;
 		(void)imap_status_items_parse(&cmd->args[1], &items, &error);

@@ -249,6 +249,20 @@ def test_no_keys_unsigned(mail):
     assert signatures(got) == []
 
 
+def test_mail_from_domain_signs(mail):
+    """From: in c.test (no keys), MAIL FROM dave@a.test (an alias of
+    dave's, so his own): the envelope domain a.test signs."""
+    mail.a.cli("alias", "add", "dave@a.test", "dave@c.test", check=True)
+    before = len(stored(mail.a, "carol@a.test"))
+    msg = (b"From: dave@c.test\r\nTo: carol@a.test\r\n"
+           b"Subject: envelope domain\r\n\r\nSigned by a.test.\r\n")
+    with submit(mail.a, "dave@c.test") as s:
+        s.sendmail("dave@a.test", ["carol@a.test"], msg)
+    got = wait_stored(mail.a, "carol@a.test", before + 1)[-1]
+    assert [tag(f, b"d") for f in signatures(got)] == [b"a.test", b"a.test"]
+    assert verify_all(mail, got) == [True, True]
+
+
 def test_client_gone_while_signing(mail):
     """The client hangs up right after the final dot, while a 4 MB
     message is being signed: nothing breaks, later sessions work (the

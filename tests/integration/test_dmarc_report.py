@@ -225,6 +225,8 @@ def test_daemon_reports_period_ended_while_down(tmp_path):
     when = int(time.time()) - 3 * 86400
     record(server, when, A_RECORD, "a.test", "192.0.2.1", "pass", "a.test",
            "a.test", "pass", 4)
+    # The daemon signs its reports too when the sender's domain has a key.
+    signed = server.cli("dkim", "keygen", "b.test").returncode == 0
     server.start()
     try:
         server.wait_log(r"event=dmarc-report-queued domain=a\.test .*local=1",
@@ -234,6 +236,9 @@ def test_daemon_reports_period_ended_while_down(tmp_path):
         msgs = stored_messages(server, "dmarc@b.test")
         assert len(msgs) == 1
         _, name, root = report_of(msgs[0])
+        if signed:
+            assert re.search(rb"^DKIM-Signature:.*\bd=b\.test;", msgs[0],
+                             re.M | re.S)
         assert int(root.findtext("report_metadata/date_range/begin")) == when
         assert name.startswith("mx.b.test!a.test!%d!" % when)
         assert records_by_ip(root)["192.0.2.1"].findtext("row/count") == "4"
@@ -309,3 +314,46 @@ def test_report_from_real_mail(tmp_path):
         assert rec.findtext("identifiers/header_from") == "a.test"
     finally:
         server.stop()
+
+
+def zone_txt(zone_text):
+    """name (bytes, absolute) -> TXT value (bytes) from zone lines."""
+    records = {}
+    for m in re.finditer(r"^(\S+)\s+(?:\d+\s+)?IN\s+TXT\s+\(?((?:\s*\"[^\"]*\")+)",
+                         zone_text, re.M):
+        value = "".join(re.findall(r"\"([^\"]*)\"", m.group(2)))
+        records[m.group(1).lower().encode()] = value.encode()
+    return records
+
+
+def test_report_dkim_signed(tmp_path):
+    """With a key for the sender's domain ([auth] dkim_sign, the default)
+    the report is DKIM-signed, and dkimpy verifies it."""
+    needs_tools()
+    dkim = pytest.importorskip("dkim")
+    server = make_server(tmp_path)
+    res = server.cli("dkim", "keygen", "b.test")
+    if res.returncode != 0:
+        pytest.skip("posthorn dkim keygen is not available: " + res.stderr)
+    records = zone_txt(res.stdout)
+    assert records, res.stdout
+    record(server, 0, A_RECORD, "a.test", "192.0.2.1", "pass", "a.test",
+           "a.test", "pass", 1)
+    res = server.cli("dmarc", "report", "--now", check=True)
+    assert "1 report queued" in res.stdout, res.stdout + res.stderr
+    msgs = stored_messages(server, "dmarc@b.test")
+    assert len(msgs) == 1
+    raw = msgs[0]
+    assert re.search(rb"^DKIM-Signature:.*\bd=b\.test;", raw, re.M | re.S)
+
+    def dnsfunc(name, timeout=5):
+        return records.get(name.lower())
+    assert dkim.DKIM(raw).verify(dnsfunc=dnsfunc)
+    # One byte of the attachment changed: the signature fails.
+    tampered = raw.replace(b"H4sI", b"H4sJ", 1)
+    assert tampered != raw
+    try:
+        ok = dkim.DKIM(tampered).verify(dnsfunc=dnsfunc)
+    except dkim.DKIMException:
+        ok = False
+    assert not ok

@@ -78,9 +78,14 @@ def stored(server, address, mailbox="INBOX"):
 
 
 def split_added(msg):
-    """(Return-Path value, Received field, rest) of a stored message."""
+    """(Return-Path value, Received field, rest) of a stored message. The
+    Received-SPF and Authentication-Results fields the MX adds after
+    Received ([auth], see test_mailauth_inbound.py) are skipped."""
     m = re.match(rb"Return-Path: (<[^\r\n]*>)\r\n(Received: (?:[^\r\n]*\r\n)"
-                 rb"(?:\t[^\r\n]*\r\n)*)", msg)
+                 rb"(?:\t[^\r\n]*\r\n)*)"
+                 rb"(?:Received-SPF: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)?"
+                 rb"(?:Authentication-Results: [^\r\n]*\r\n"
+                 rb"(?:[ \t][^\r\n]*\r\n)*)?", msg)
     assert m, msg[:300]
     return m.group(1), m.group(2), msg[m.end():]
 

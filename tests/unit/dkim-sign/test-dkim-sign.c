@@ -4,8 +4,10 @@
 #include "dkim.h"
 #include "dkim-sign.h"
 #include "spf-test-dns.h"
+#include "queue-dsn.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,6 +307,121 @@ static void test_interval(void **state)
 	dkimsign_keys_destroy(&keys);
 }
 
+struct signer_thread {
+	struct dkimsign_keys *keys;
+	unsigned signed_count;
+};
+
+static void *signer_run(void *ctx)
+{
+	struct signer_thread *t = ctx;
+	const char *error;
+
+	for (int i = 0; i < 60; i++) {
+		struct buf sig = BUF_INIT;
+		if (dkimsign_message(t->keys, "example.org", test_msg,
+				     strlen(test_msg), &sig, &error) > 0)
+			t->signed_count++;
+		buf_free(&sig);
+	}
+	return NULL;
+}
+
+/* Threads sign while keys come and go under them (and the cache is
+ * invalidated): every signature is whole, nothing is freed in use (the
+ * sanitizer build watches). */
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct dkimsign_keys *keys = dkimsign_keys_create(f->dir, 0);
+	struct signer_thread threads[4];
+	pthread_t tids[4];
+
+	add_key(f, "example.org", "base", DKIM_ALG_ED25519_SHA256);
+	for (unsigned i = 0; i < N_ELEMENTS(threads); i++) {
+		threads[i] = (struct signer_thread){ .keys = keys };
+		assert_int_equal(pthread_create(&tids[i], NULL, signer_run,
+						&threads[i]), 0);
+	}
+	for (int i = 0; i < 10; i++) {
+		char sel[16];
+		snprintf(sel, sizeof(sel), "k%d", i);
+		add_key(f, "example.org", sel, DKIM_ALG_ED25519_SHA256);
+		dkimsign_keys_invalidate(keys);
+		if (i > 0) {
+			snprintf(sel, sizeof(sel), "k%d", i - 1);
+			char *path = dkim_key_path(f->dir, "example.org", sel);
+			unlink(path);
+			free(path);
+		}
+	}
+	for (unsigned i = 0; i < N_ELEMENTS(threads); i++) {
+		assert_int_equal(pthread_join(tids[i], NULL), 0);
+		/* "base" never left: every call signed */
+		assert_int_equal(threads[i].signed_count, 60);
+	}
+	dkimsign_keys_destroy(&keys);
+}
+
+/* DSNs from queue-dsn.c through the signer hook posthornd installs: the
+ * host name's parent domain signs, the fields land below what the output
+ * buffer held (a Return-Path) and above the DSN. */
+static void test_dsn_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct dkimsign_keys *keys = dkimsign_keys_create(f->dir, 0);
+	struct queue_dsn_rcpt rcpt = {
+		.address = "bob@example.net",
+		.action = QUEUE_DSN_ACTION_FAILED,
+		.status = "5.1.1",
+		.diag_code = 550,
+		.diag_text = "no such user",
+	};
+	const char original[] = "From: alice@a.example\r\nSubject: x\r\n\r\nbody\r\n";
+	struct queue_dsn dsn = {
+		.reporting_mta = "mx.a.example",
+		.to = "alice@a.example",
+		.original = (const uint8_t *)original,
+		.original_size = strlen(original),
+		.rcpts = &rcpt,
+		.rcpt_count = 1,
+	};
+	struct buf out = BUF_INIT;
+	const char *rp = "Return-Path: <>\r\n";
+
+	add_key(f, "a.example", "s1", DKIM_ALG_ED25519_SHA256);
+	queue_dsn_set_signer(dkimsign_host_signer, keys);
+	buf_append_str(&out, rp);
+	queue_dsn_build(&dsn, &out);
+	const char *expect = "Return-Path: <>\r\nDKIM-Signature: v=1; "
+		"a=ed25519-sha256; c=relaxed/relaxed;\r\n\td=a.example; s=s1;";
+	assert_true(strncmp((const char *)out.data, expect,
+			    strlen(expect)) == 0);
+	struct buf sig = BUF_INIT;
+	const char *body = strstr((const char *)out.data, "\r\nFrom: ") + 2;
+	buf_append(&sig, out.data + strlen(rp),
+		   (size_t)(body - (const char *)out.data) - strlen(rp));
+	assert_int_equal(verify_count(f, &sig, body,
+				      out.len - (size_t)(body - (const char *)out.data),
+				      "a.example"), 1);
+	buf_free(&sig);
+
+	/* a host whose domains have no key: unsigned */
+	buf_reset(&out);
+	dsn.reporting_mta = "mx.other.example";
+	queue_dsn_build(&dsn, &out);
+	assert_true(strncmp((const char *)out.data, "From: ", 6) == 0);
+
+	/* no signer: unsigned */
+	queue_dsn_set_signer(NULL, NULL);
+	buf_reset(&out);
+	dsn.reporting_mta = "mx.a.example";
+	queue_dsn_build(&dsn, &out);
+	assert_true(strncmp((const char *)out.data, "From: ", 6) == 0);
+	buf_free(&out);
+	dkimsign_keys_destroy(&keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +430,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsn_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
