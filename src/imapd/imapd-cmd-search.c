@@ -309,12 +309,13 @@ static bool eval(struct search_msg *m, const struct imap_search_node *n)
 	return false;
 }
 
-static bool tree_has_modseq(const struct imap_search_node *n)
+static bool tree_has_key(const struct imap_search_node *n,
+			 enum imap_search_key key)
 {
-	if (n->key == IMAP_SEARCH_MODSEQ)
+	if (n->key == key)
 		return true;
 	for (size_t i = 0; i < n->children_count; i++) {
-		if (tree_has_modseq(n->children[i]))
+		if (tree_has_key(n->children[i], key))
 			return true;
 	}
 	return false;
@@ -346,7 +347,12 @@ void imapd_cmd_search(struct imapd_client *client, struct imapd_cmd *cmd)
 	}
 	/* RFC 7162 section 3.1.5: MODSEQ in the criteria enables CONDSTORE
 	 * and adds the highest mod-sequence of the matches to the reply. */
-	want_modseq = tree_has_modseq(sa.root);
+	want_modseq = tree_has_key(sa.root, IMAP_SEARCH_MODSEQ);
+	/* RFC 7162 section 3.2.10.2: no VANISHED during a UID SEARCH with
+	 * message numbers in its criteria. */
+	if (cmd->uid && client->qresync &&
+	    tree_has_key(sa.root, IMAP_SEARCH_SEQSET))
+		client->no_expunge = true;
 	if (want_modseq)
 		client->condstore = true;
 	pool = pool_create("imap search msg", 8192);

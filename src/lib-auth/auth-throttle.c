@@ -4,6 +4,7 @@
 #include "auth-throttle.h"
 #include "auth-private.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #define DEFAULT_FREE_FAILURES 2
@@ -19,7 +20,8 @@ struct throttle_entry {
 	unsigned int failures;
 	int64_t last_failure_ms;
 	size_t key_len;
-	uint8_t key[]; /* 'i' + IP or 'a' + lowercased account name */
+	uint8_t key[]; /* 'i' + IP, '6' + IPv6 /64 prefix, or 'a' + lowercased
+			  account name */
 };
 
 struct auth_throttle {
@@ -77,9 +79,19 @@ void auth_throttle_destroy(struct auth_throttle **_throttle)
 
 static size_t make_key(char kind, const char *value, uint8_t key[KEY_MAX_LEN])
 {
+	struct in6_addr a6;
 	size_t len = 1;
 
 	key[0] = (uint8_t)kind;
+	/* An IPv6 client is one /64, as for the connection limits: a
+	 * single host commonly owns one whole and could otherwise spread
+	 * its guesses over 2^64 addresses. */
+	if (kind == 'i' && inet_pton(AF_INET6, value, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		key[0] = '6';
+		memcpy(key + 1, a6.s6_addr, 8);
+		return 9;
+	}
 	for (; *value != '\0' && len < KEY_MAX_LEN; value++, len++) {
 		uint8_t c = (uint8_t)*value;
 		key[len] = kind == 'a' && c >= 'A' && c <= 'Z' ? c + 32 : c;

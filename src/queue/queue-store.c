@@ -245,6 +245,7 @@ static void queue_store_load_message(struct queue_store *qs,
 			.state = QUEUE_RCPT_PENDING,
 			.attempts = it->attempts,
 			.next_attempt = it->next_attempt,
+			.last_attempt = it->last_attempt,
 			.backend_id = it->rcpt_id,
 			.text = it->last_error,
 		};

@@ -86,11 +86,12 @@ struct queue_rcpt_info {
 	enum queue_rcpt_state state;
 	unsigned attempts;
 	time_t next_attempt;
-	/* When the last attempt was made (0 = none yet): a delay DSN goes
-	 * out on the first attempt that ends past delay_notify_s, so the
-	 * notice is sent once without a flag to persist. queue_restore()
-	 * derives it from next_attempt and the backoff when it is 0 and
-	 * attempts > 0. */
+	/* When the last attempt was made (0 = none yet; the store keeps
+	 * it): a delay DSN goes out on the first attempt that ends past
+	 * delay_notify_s, so the notice is sent once without a flag to
+	 * persist. queue_restore() estimates it from next_attempt and the
+	 * backoff when it is 0 and attempts > 0 (queues stored before the
+	 * store recorded it). */
 	time_t last_attempt;
 	/* A delay DSN was sent (by this attempt or an earlier one). */
 	bool delay_notified;

@@ -266,6 +266,7 @@ bool smtpd_mailauth_rcpt(struct smtpd_session *session, const char *args)
 {
 	struct smtpd_mailauth_txn *txn = session->mailauth;
 	enum spf_result result;
+	char quoted[256];
 
 	if (txn == NULL || txn->spf == NULL ||
 	    session->config->auth.spf_reject != CONFIG_SPF_REJECT_RCPT)
@@ -283,7 +284,9 @@ bool smtpd_mailauth_rcpt(struct smtpd_session *session, const char *args)
 		reply_spf_fail(session, txn->spf);
 		log_info(session->sid, "smtp_rcpt_rejected",
 			 "queue_id=%s reason=spf_fail spf_domain=%s",
-			 session->queue_id, spf_check_domain(txn->spf));
+			 session->queue_id,
+			 log_quote(quoted, sizeof(quoted),
+				   spf_check_domain(txn->spf)));
 		return false;
 	}
 	if (result == SPF_RESULT_TEMPERROR &&
@@ -615,10 +618,10 @@ static void decide(struct smtpd_mailauth_txn *txn)
 		return;
 	case SMTPD_MAILAUTH_REJECT_DMARC:
 		smtpd_reply(session, 550, "5.7.1",
-			    "Message rejected: the DMARC policy of %s "
-			    "(p=reject) refuses unauthenticated mail",
-			    policy_domain != NULL ? policy_domain :
-			    txn->from_domain);
+			    "Message rejected by the DMARC policy of %s: "
+			    "the From domain is not authenticated",
+			    reply_safe(session, policy_domain != NULL ?
+				       policy_domain : txn->from_domain));
 		break;
 	case SMTPD_MAILAUTH_REJECT_FROM:
 		smtpd_reply(session, 550, "5.7.1",

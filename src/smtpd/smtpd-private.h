@@ -220,7 +220,9 @@ bool smtpd_submission_mail(struct smtpd_session *session,
 			   const struct smtp_mail_args *mail);
 /* End of data: 550 for a From: the user does not own; adds Message-ID
  * and Date when missing. Returns false after replying and ending the
- * transaction. */
+ * transaction, or false while the message is being DKIM-signed (input
+ * paused): smtpd_deliver_commit() is then called again afterwards, and
+ * this returns true for that transaction. */
 bool smtpd_submission_data(struct smtpd_session *session);
 /* A SASL response line while in SMTPD_STATE_AUTH. */
 void smtpd_auth_line(struct smtpd_session *session, const uint8_t *line,

@@ -306,7 +306,9 @@ static bool sign_start(struct smtpd_session *session, const char *from_domain)
 	job->domain = i_strdup(domain);
 	job->msg = session->msg;
 	session->msg = (struct buf)BUF_INIT;
-	job->offset = session->return_path_len;
+	/* msg_start is 0 here (smtpd-mailauth.c runs on the MX only);
+	 * counted anyway, as smtpd-deliver.c does. */
+	job->offset = session->msg_start + session->return_path_len;
 	job->start_us = time_mono_us();
 	memcpy(job->queue_id, session->queue_id, sizeof(job->queue_id));
 

@@ -10,7 +10,11 @@
  *           context is configured, and delivers through the store's
  *           group commit, answering 250 only once the message is durable.
  *
- * Configuration comes from the [smtp] and [limits] sections. */
+ * Configuration comes from the [smtp] and [limits] sections.
+ *
+ * On the MX role, SPF, DKIM and DMARC are checked as [auth] says
+ * (smtpd-mailauth.c; README "Email authentication (inbound)"), with one
+ * resolver per I/O loop answering from the [dns] static zone first. */
 
 struct service;
 

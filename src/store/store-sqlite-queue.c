@@ -138,8 +138,9 @@ bool w_queue_update(struct wctx *w, struct store_op *op)
 		return w_fail(w, STORE_ERR_INVALID, "invalid queue state");
 	sqlite3_stmt *stmt =
 	    w_stmt(w, "UPDATE queue_recipient SET state=?2, next_attempt=?3, "
-		      "last_error=?4, attempts=attempts+1 WHERE id=?1 "
-		      "RETURNING queue_id");
+		      "last_error=?4, attempts=attempts+1, "
+		      "last_attempt=CAST(strftime('%s','now') AS INTEGER) "
+		      "WHERE id=?1 RETURNING queue_id");
 	if (stmt == NULL)
 		return false;
 	sqlite3_bind_int64(stmt, 1, op->rcpt_id);

@@ -809,7 +809,8 @@ int sqlite_store_queue_due(struct store *store, time_t now, unsigned max,
 	    "SELECT q.id, r.id, q.sender, q.envid, q.ret, q.body_type, "
 	    "q.smtputf8, q.account_id, r.address, r.orcpt, r.notify, "
 	    "r.state, r.attempts, q.created, r.next_attempt, r.last_error, "
-	    "q.body_id, q.size FROM queue_recipient r JOIN queue_message q "
+	    "q.body_id, q.size, r.last_attempt FROM queue_recipient r "
+	    "JOIN queue_message q "
 	    "ON q.id=r.queue_id WHERE r.state=0 AND r.next_attempt<=?1 "
 	    "ORDER BY r.next_attempt, r.queue_id, r.id LIMIT ?2",
 	    error_r);
@@ -847,6 +848,7 @@ int sqlite_store_queue_due(struct store *store, time_t now, unsigned max,
 			q->last_error = sqlite_column_pstr(pool, stmt, 15);
 			q->body_id = sqlite3_column_int64(stmt, 16);
 			q->size = sqlite3_column_int64(stmt, 17);
+			q->last_attempt = sqlite3_column_int64(stmt, 18);
 		}
 		sqlite3_reset(stmt);
 		*items_r = sqlite_rows_finish(&rows, pool, count_r);

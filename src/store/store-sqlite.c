@@ -402,11 +402,20 @@ static const char *const sqlite_migration_v5[] = {
     " spf_domain, spf_scope, spf_result))",
     NULL,
 };
+static const char *const sqlite_migration_v6[] = {
+    /* When each recipient was last tried, so a delay notice is sent once
+     * even when an admin flush moves next_attempt (0 = not recorded:
+     * rows from before this version, the queue then estimates it). */
+    "ALTER TABLE queue_recipient ADD COLUMN last_attempt INTEGER NOT NULL "
+    "DEFAULT 0",
+    NULL,
+};
 static const char *const *const sqlite_migrations[] = {
     sqlite_migration_v2,
     sqlite_migration_v3,
     sqlite_migration_v4,
     sqlite_migration_v5,
+    sqlite_migration_v6,
 };
 
 /* Migrates from version from to from+1 in its own transaction; the version

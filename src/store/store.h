@@ -121,7 +121,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Schema version of this build and of the open store. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 unsigned store_schema_version(struct store *store);
 
 /* ------------------------------------------------------------------ */
@@ -662,7 +662,8 @@ unsigned store_txn_enqueue_shared(struct store_txn *txn, unsigned body_op,
 				  unsigned rcpt_count);
 /* Records an attempt's outcome for one recipient: the state, when the next
  * attempt is due (PENDING only) and the error text (NULL = none). Counts
- * an attempt. NOT_FOUND if the recipient is gone. */
+ * an attempt and stamps it with the commit's time (last_attempt).
+ * NOT_FOUND if the recipient is gone. */
 unsigned store_txn_queue_update(struct store_txn *txn, int64_t rcpt_id,
 				enum store_queue_state state,
 				time_t next_attempt, const char *last_error);
@@ -684,6 +685,7 @@ struct store_queue_item {
 	enum store_queue_state state;
 	unsigned attempts;
 	time_t created, next_attempt;
+	time_t last_attempt;	/* 0 = never tried, or not recorded */
 	const char *last_error; /* "" when none */
 	int64_t body_id;	/* for store_body_open() */
 	uint64_t size;

@@ -325,3 +325,27 @@ def test_zz_signing_off(mail):
     got = wait_stored(mail.a, "carol@a.test", before + 1)[-1]
     assert b"Subject: unsigned" in got
     assert signatures(got) == []
+
+
+def test_dns_without_source(tmp_path):
+    """No [outbound] source: SPF names the MX only and the host's address
+    is left to the admin; an IPv6 source gives ip6: and AAAA; a relay
+    host is pointed out."""
+    require_store()
+    server = make_server(str(tmp_path / "s"), "127.0.0.1", "mail.d.test",
+                         ["submissions"])
+    server.cli("domain", "add", "d.test", check=True)
+    out = server.cli("dns", "D.test.", check=True).stdout
+    assert 'd.test. 3600 IN TXT "v=spf1 mx -all"\n' in out
+    assert "; mail.d.test needs an A and/or AAAA record" in out
+    assert ("_submissions._tcp.d.test. 3600 IN SRV 0 1 %d mail.d.test.\n"
+            % server.ports["submissions"]) in out
+    assert "_submission._tcp.d.test. 3600 IN SRV 0 0 0 .\n" in out
+
+    with open(server.config_path, "a") as f:
+        f.write("[outbound]\nsource = 2001:db8::25\n"
+                "relayhost = smart.example:587\n")
+    out = server.cli("dns", "d.test", check=True).stdout
+    assert "mail.d.test. 3600 IN AAAA 2001:db8::25\n" in out
+    assert 'd.test. 3600 IN TXT "v=spf1 mx ip6:2001:db8::25 -all"\n' in out
+    assert "; mail leaves through smart.example:587" in out

@@ -357,3 +357,23 @@ def test_report_dkim_signed(tmp_path):
     except dkim.DKIMException:
         ok = False
     assert not ok
+
+
+def test_report_hostile_values_stay_valid_xml(tmp_path):
+    """Values from the internet with markup, control characters and bytes
+    that are not UTF-8 still give a well-formed report."""
+    needs_tools()
+    server = make_server(tmp_path)
+    hostile = b"1.2.3.4<x a=\"&amp;\">'\x01\x7f\xff\xc3\xa9</feedback>"
+    res = subprocess.run([HELPER.encode(), server.data_dir.encode(), b"0",
+                          A_RECORD.encode(), b"a.test", hostile, b"pass",
+                          b"a.test", b"a.test", b"pass", b"1"],
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    res = server.cli("dmarc", "report", "--now", check=True)
+    assert "1 report queued" in res.stdout
+    msgs = stored_messages(server, "dmarc@b.test")
+    assert len(msgs) == 1
+    _, _, root = report_of(msgs[0])
+    ips = [r.findtext("row/source_ip") for r in root.findall("record")]
+    assert ips == ["1.2.3.4<x a=\"&amp;\">'???\u00e9</feedback>"]

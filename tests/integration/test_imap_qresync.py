@@ -230,7 +230,7 @@ def test_own_expunge_is_vanished(imap):
 
 def test_other_session_expunge_is_vanished(imap):
     a = Session(imap)
-    for i in range(1, 7):
+    for i in range(1, 8):
         a.append(i)
     a.ok("ENABLE QRESYNC")
     a.ok("SELECT INBOX")
@@ -267,6 +267,17 @@ def test_other_session_expunge_is_vanished(imap):
     assert lines[-1] == ("* OK [HIGHESTMODSEQ %d] VANISHED delayed"
                          % (expunge_modseq - 1))
     assert vanished(a.ok("NOOP"), False) == {6}
+
+    # Nor during a UID SEARCH with message numbers in it; UID SEARCH by
+    # UIDs may carry it.
+    b.ok("UID STORE 7 +FLAGS.SILENT (\\Deleted)")
+    b.ok("UID EXPUNGE 7")
+    for _ in range(200):  # until the watch event has reached a's thread
+        lines = a.ok("UID SEARCH 1:*")
+        if any("HIGHESTMODSEQ" in l for l in lines):
+            break
+    assert not vanished(lines, False)
+    assert vanished(a.ok("UID SEARCH UID 1:*"), False) == {7}
 
     # During IDLE.
     a.send("i1 IDLE")

@@ -35,6 +35,8 @@ _dmarc.quar.test.       TXT "v=DMARC1; p=quarantine"
 none.test.              TXT "v=spf1 ip4:192.0.2.1 -all"
 _dmarc.none.test.       TXT "v=DMARC1; p=none"
 nodmarc.test.           TXT "v=spf1 -all exp=explain.nodmarc.test"
+v6.test.                TXT "v=spf1 ip4:127.0.0.1 ip6:::1/128 -all"
+_dmarc.v6.test.         TXT "v=DMARC1; p=reject"
 explain.nodmarc.test.   TXT "%{{i}} may not send for %{{d}}"
 """
 
@@ -515,3 +517,42 @@ def test_two_instances(tmp_path):
             "row/policy_evaluated/disposition") == "quarantine"
     finally:
         instances.stop_all(started)
+
+
+def test_ipv6_client(tmp_path, keys):
+    import socket
+    from conftest import PosthornServer, check_log_clean
+    from netutil import ipv6_available
+    if not ipv6_available():
+        pytest.skip("no IPv6 on this machine")
+    require_store()
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.bind(("::1", 0))
+        port = sock.getsockname()[1]
+    zone = tmp_path / "zone"
+    zone.write_text(ZONE.format(key=keys["rsa_txt"], edkey=keys["ed_pub"]))
+    data_dir = tmp_path / "data"
+    config = tmp_path / "posthorn.conf"
+    config.write_text("[server]\nhostname = localhost\ndata_dir = %s\n"
+                      "log_level = debug\n[listen]\nsmtp = [::1]:%d\n"
+                      "[dns]\nstatic = %s\n" % (data_dir, port, zone))
+    mx = PosthornServer(str(tmp_path), {"smtp": port}, str(config),
+                        str(data_dir), "::1")
+    mx.cli("domain", "add", "example.org", check=True)
+    mx.cli("user", "add", "alice@example.org", "--password-stdin",
+           input="pw\n", check=True)
+    mx.start()
+    try:
+        assert send(mx, "s@v6.test", message("s@v6.test"))[0] == 250
+        code, text = send(mx, "s@nodmarc.test", message("s@nodmarc.test"))
+    finally:
+        assert mx.stop() == 0, mx.log()
+        check_log_clean(mx.log())
+    [msg] = stored(mx, "alice@example.org")
+    fields = added_fields(msg)[0]
+    # RFC 7208 section 9.1: a value with colons is a quoted-string.
+    assert 'client-ip="::1"' in fields["Received-SPF"], fields
+    assert "spf=pass" in fields["Authentication-Results"]
+    assert "dmarc=pass" in fields["Authentication-Results"]
+    # RFC 7208 section 7.3: %{i} of an IPv6 address is its 32 nibbles.
+    assert code == 550 and ("0." * 31 + "1 may not send") in text, text

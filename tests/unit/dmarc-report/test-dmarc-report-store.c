@@ -233,6 +233,41 @@ static void test_dmarc_long_fields_cut(void **state)
 	assert_int_equal(strlen(rows[0].rua), STORE_DMARC_RUA_MAX);
 }
 
+static void test_dmarc_row_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_dmarc_row r = row_template("a.test", "");
+	char ip[32];
+
+	/* One transaction up to the limit. */
+	struct store_txn *txn = store_txn_create(f->store);
+	for (unsigned i = 0; i < STORE_DMARC_ROWS_MAX; i++) {
+		snprintf(ip, sizeof(ip), "10.%u.%u.%u", i >> 16,
+			 (i >> 8) & 255, i & 255);
+		r.source_ip = ip;
+		store_txn_dmarc_record(txn, &r, 100);
+	}
+	assert_int_equal(commit(txn, NULL, NULL), STORE_OK);
+	/* A new row is refused; a known one still counts. */
+	r.source_ip = "192.0.2.200";
+	assert_int_equal(record(f, &r, 100), STORE_ERR_OVER_QUOTA);
+	r.source_ip = "10.0.0.7";
+	assert_int_equal(record(f, &r, 100), STORE_OK);
+
+	const char *error;
+	struct store_dmarc_period *periods;
+	struct store_dmarc_row *rows;
+	unsigned count;
+	assert_int_equal(
+	    store_dmarc_periods(f->store, f->pool, &periods, &count, &error), 1);
+	assert_int_equal(periods[0].rows, STORE_DMARC_ROWS_MAX);
+	assert_int_equal(store_dmarc_rows(f->store, periods[0].id, NULL,
+					  f->pool, &rows, &count, &error),
+			 1);
+	assert_int_equal(count, STORE_DMARC_ROWS_MAX);
+	assert_int_equal(rows[7].count, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +276,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dmarc_close_empty, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_dmarc_long_fields_cut, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dmarc_row_limit, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,6 +226,51 @@ static void test_period_due(void **state)
 	assert_int_equal(dmarc_report_period_due(3599, 3600), 3600);
 }
 
+/* Random bytes (a fixed seed: the same run every time) never crash the
+ * parsers, and the escaped text never carries markup or controls. */
+static void test_random_input(void **state)
+{
+	struct pool *pool = pool_create("test", 4096);
+	uint32_t seed = 12345;
+	char in[200];
+	for (unsigned round = 0; round < 3000; round++) {
+		size_t len = 0, n = (seed >> 8) % sizeof(in);
+		for (; len < n; len++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned char c = (unsigned char)(seed >> 16);
+			/* Bias towards the interesting characters. */
+			static const char pick[] = "mailto:@!,%k0m9 <&>\"";
+			if ((seed >> 24) % 2 == 0)
+				c = (unsigned char)pick[c % (sizeof(pick) - 1)];
+			in[len] = c == 0 ? 'x' : (char)c;
+		}
+		in[len] = '\0';
+		seed = seed * 1103515245u + 12345u;
+
+		struct dmarc_report_uri *uris;
+		unsigned skipped;
+		unsigned count = dmarc_report_rua_parse(in, pool, &uris,
+							&skipped);
+		assert_true(count <= DMARC_REPORT_URI_MAX);
+		for (unsigned i = 0; i < count; i++) {
+			assert_non_null(strchr(uris[i].address, '@'));
+			assert_null(strpbrk(uris[i].address, " ,<>\"\r\n"));
+		}
+
+		struct buf b = BUF_INIT;
+		dmarc_report_xml_escape(&b, in);
+		for (size_t i = 0; i < b.len; i++) {
+			unsigned char c = b.data[i];
+			assert_true(c >= 0x20 && c != 0x7f);
+			assert_true(c != '<' && c != '>' && c != '"' &&
+				    c != '\'');
+		}
+		buf_free(&b);
+		pool_clear(pool);
+	}
+	pool_destroy(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +278,7 @@ int main(void)
 	    cmocka_unit_test(test_xml_escape),
 	    cmocka_unit_test(test_xml_document),
 	    cmocka_unit_test(test_period_due),
+	    cmocka_unit_test(test_random_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

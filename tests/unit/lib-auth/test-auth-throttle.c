@@ -77,6 +77,23 @@ static void test_success_clears_account_not_ip(void **state)
 	auth_throttle_destroy(&t);
 }
 
+/* IPv6 clients share one count per /64; IPv4 and mapped addresses do not
+ * mix with it. */
+static void test_ipv6_prefix(void **state)
+{
+	struct auth_throttle *t = throttle_new(0);
+
+	for (int i = 0; i < 4; i++)
+		auth_throttle_failure(t, "2001:db8:1:2::1", NULL);
+	assert_int_equal(auth_throttle_delay(t, "2001:db8:1:2::1", NULL), 2000);
+	assert_int_equal(auth_throttle_delay(t, "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+					     NULL), 2000);
+	assert_int_equal(auth_throttle_delay(t, "2001:db8:1:3::1", NULL), 0);
+	assert_int_equal(auth_throttle_delay(t, "::ffff:192.0.2.1", NULL), 0);
+	assert_int_equal(auth_throttle_count(t), 1);
+	auth_throttle_destroy(&t);
+}
+
 static void test_bounded(void **state)
 {
 	struct auth_throttle *t = throttle_new(100);
@@ -150,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_growth_and_cap),
 		cmocka_unit_test(test_decay),
 		cmocka_unit_test(test_success_clears_account_not_ip),
+		cmocka_unit_test(test_ipv6_prefix),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_threads),

@@ -223,6 +223,12 @@ static void test_queue_reschedule(void **state)
 			assert_int_equal(items[i].next_attempt, now);
 			assert_string_equal(items[i].last_error,
 					    "421 try later");
+			/* The attempt's time survives the flush (it decides
+			 * whether a delay notice is still owed). */
+			assert_true(items[i].last_attempt >= now &&
+				    items[i].last_attempt <= time(NULL));
+		} else {
+			assert_int_equal(items[i].last_attempt, 0);
 		}
 	}
 	/* Again: nothing left to move, still fine. */
