@@ -27,14 +27,18 @@ def require_tools(*tools):
             pytest.skip("%s is not built" % tool)
 
 
-def prepare_instance(workdir, host, hostname, listeners=("smtp",), extra=""):
+def prepare_instance(workdir, host, hostname, listeners=("smtp",), extra="",
+                     ports=None):
     """A daemon, not started, named hostname, with the given listeners on
-    host (free ports), its data directory under workdir and extra appended
-    to its configuration; hermetic DNS unless extra sets a resolver."""
+    host (free ports, or ports: {listener: port} chosen by the caller, for
+    instances that name each other's ports), its data directory under
+    workdir and extra appended to its configuration; hermetic DNS unless
+    extra sets a resolver."""
     os.makedirs(workdir, exist_ok=True)
     data_dir = os.path.join(workdir, "data")
     os.makedirs(data_dir, exist_ok=True)
-    ports = dict(zip(listeners, free_ports(len(listeners), host)))
+    if ports is None:
+        ports = dict(zip(listeners, free_ports(len(listeners), host)))
     addr = "[%s]:%d" if ":" in host else "%s:%d"
     config_path = os.path.join(workdir, "posthorn.conf")
     with open(config_path, "w") as f:

@@ -21,7 +21,6 @@ import email
 import email.policy
 import gzip
 import imaplib
-import os
 import re
 import smtplib
 import ssl
@@ -32,27 +31,10 @@ import io
 
 import pytest
 
-from conftest import PosthornServer, free_ports, require_store
-from instances import OUTBOUND, add_users, stop_all
+from conftest import free_ports, require_store
+from instances import OUTBOUND, add_users, prepare_instance, stop_all
 
 A_HOST, B_HOST = "127.0.0.2", "127.0.0.3"
-
-
-def configure(workdir, host, hostname, ports, extra):
-    """An instance not started yet: both instances' ports must be known
-    before either starts (each is the other's MX port), and A's keys made
-    before the zone is written."""
-    os.makedirs(workdir)
-    data_dir = os.path.join(workdir, "data")
-    config_path = os.path.join(workdir, "posthorn.conf")
-    with open(config_path, "w") as f:
-        f.write("[server]\nhostname = %s\ndata_dir = %s\nlog_level = debug\n"
-                "[listen]\n%s\n%s"
-                % (hostname, data_dir,
-                   "\n".join("%s = %s:%d" % (n, host, p)
-                             for n, p in ports.items()), extra))
-    server = PosthornServer(workdir, ports, config_path, data_dir, host)
-    return server
 
 
 @pytest.fixture
@@ -64,19 +46,21 @@ def two(tmp_path):
                        free_ports(3, A_HOST)))
     b_ports = dict(zip(("smtp", "imap"), free_ports(2, B_HOST)))
     zone = tmp_path / "zone"
-    a = configure(str(tmp_path / "a"), A_HOST, "mx.a.test", a_ports,
-                     "[dns]\nstatic = %s\n" % zone +
-                     OUTBOUND % (b_ports["smtp"], A_HOST))
-    b = configure(str(tmp_path / "b"), B_HOST, "mx.b.test", b_ports,
-                     "[dns]\nstatic = %s\n" % zone +
-                     OUTBOUND % (a_ports["smtp"], B_HOST) +
-                     "[auth]\nreport_sender = dmarc-reports@b.test\n"
-                     "report_org = B Test\n")
+    # Both instances' ports are chosen first: each is the other's MX.
+    a = prepare_instance(str(tmp_path / "a"), A_HOST, "mx.a.test",
+                         ports=a_ports,
+                         extra="[dns]\nstatic = %s\n" % zone +
+                         OUTBOUND % (b_ports["smtp"], A_HOST))
+    b = prepare_instance(str(tmp_path / "b"), B_HOST, "mx.b.test",
+                         ports=b_ports,
+                         extra="[dns]\nstatic = %s\n" % zone +
+                         OUTBOUND % (a_ports["smtp"], B_HOST) +
+                         "[auth]\nreport_sender = dmarc-reports@b.test\n"
+                         "report_org = B Test\n")
     # A is set up as an administrator would: domain, users and DKIM keys
     # (RSA and Ed25519: dual signing) with the daemon down, then what
     # `posthorn dns a.test` prints goes into the zone, with a stricter
     # DMARC policy than its p=quarantine default.
-    os.makedirs(a.data_dir)
     add_users(a, "a.test", "alice@a.test", "dmarc@a.test")
     a.cli("dkim", "keygen", "a.test", check=True)
     a.cli("dkim", "keygen", "a.test", "--selector", "ed", "--algorithm",
