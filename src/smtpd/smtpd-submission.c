@@ -180,14 +180,18 @@ static int from_owned(struct smtpd_session *session,
 }
 
 /* RFC 6409 section 8.2 and 8.3: an MSA may add Date and Message-ID
- * when the client left them out. They go right after our Received
- * field, before the client's header. */
+ * when the client left them out; and a message without From: (RFC 5322
+ * requires one) gets the user's own address, so it can be signed and
+ * pass DMARC at the far end. They go right after our Received field,
+ * before the client's header. */
 static void add_missing_fields(struct smtpd_session *session, bool date,
-			       bool message_id)
+			       bool message_id, const char *from)
 {
 	struct buf added = BUF_INIT, msg = BUF_INIT;
 	char buf[64];
 
+	if (from != NULL)
+		buf_printf(&added, "From: <%s>\r\n", from);
 	if (message_id) {
 		buf_printf(&added, "Message-ID: <%lld.%s@%s>\r\n",
 			   (long long)time_real_us(), session->queue_id,
@@ -327,8 +331,8 @@ bool smtpd_submission_data(struct smtpd_session *session)
 	size_t size = session->msg.len - session->header_len;
 	struct message_header_iter iter;
 	struct message_header_field field;
-	bool have_date = false, have_message_id = false;
-	const char *from_domain = NULL;
+	bool have_date = false, have_message_id = false, have_from = false;
+	const char *from_domain = NULL, *add_from = NULL;
 	int ret = 1;
 
 	if (!session->server->submission)
@@ -346,8 +350,10 @@ bool smtpd_submission_data(struct smtpd_session *session)
 	message_header_iter_init(&iter, header,
 				 message_header_block_size(header, size));
 	while (ret > 0 && message_header_iter_next(&iter, &field) > 0) {
-		if (message_header_field_is(&field, "From"))
+		if (message_header_field_is(&field, "From")) {
+			have_from = true;
 			ret = from_owned(session, &field, &from_domain);
+		}
 		else if (message_header_field_is(&field, "Date"))
 			have_date = true;
 		else if (message_header_field_is(&field, "Message-ID"))
@@ -366,8 +372,13 @@ bool smtpd_submission_data(struct smtpd_session *session)
 		smtpd_transaction_end(session);
 		return false;
 	}
-	if (!have_date || !have_message_id)
-		add_missing_fields(session, !have_date, !have_message_id);
+	if (!have_from && strchr(session->sub->username, '@') != NULL) {
+		add_from = session->sub->username;
+		from_domain = strrchr(add_from, '@') + 1;
+	}
+	if (!have_date || !have_message_id || add_from != NULL)
+		add_missing_fields(session, !have_date, !have_message_id,
+				   add_from);
 	return !sign_start(session, from_domain);
 }
 

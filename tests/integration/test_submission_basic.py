@@ -247,6 +247,21 @@ def test_bdat_submission(sub):
     assert len(got) == 1 and b"\r\nMessage-ID: <" in got[0]
 
 
+def test_missing_from_gets_the_users_address(sub):
+    """A message without From: (RFC 5322 requires one) gets the
+    authenticated user's address; one with a From: is left alone."""
+    with connect_587(sub) as s:
+        msg = b"To: bob@example.org\r\nSubject: anonymous\r\n\r\nwho?\r\n"
+        assert s.sendmail("alice@example.org", ["bob@example.org"],
+                          msg) == {}
+    got = stored(sub, "bob@example.org")
+    assert len(got) == 1
+    head = header_of(got[0])
+    assert len(re.findall(rb"\r\nFrom: ", head)) == 1, head
+    assert b"\r\nFrom: <alice@example.org>\r\n" in head, head
+    assert got[0].endswith(b"\r\n\r\nwho?\r\n")
+
+
 @pytest.mark.parametrize("mech,starttls", [
     ("SCRAM-SHA-256-PLUS", True), ("SCRAM-SHA-256", True),
     ("SCRAM-SHA-256-PLUS", False)])
