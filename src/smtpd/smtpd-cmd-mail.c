@@ -165,6 +165,34 @@ static bool check_accounts(struct smtpd_session *session,
  * only: a domain that is not ours is relaying (section 3.6.2, 550 5.7.1),
  * an unknown user in ours 550 5.1.1. <postmaster> without a domain is
  * always accepted (section 4.5.1). */
+/* postmaster@ the host name when it is a local domain, else @ its nearest
+ * local parent (mx.example.org -> example.org), else @ the first local
+ * domain: every one of them takes postmaster@ (RFC 5321 section 4.5.1). */
+static int postmaster_domain(struct smtpd_session *session,
+			     const char **address_r, const char **error_r)
+{
+	const char *name = session->config->server.hostname;
+	const char *const *domains;
+	unsigned count;
+	int ret;
+
+	for (const char *d = name; d != NULL && strchr(d, '.') != NULL;
+	     d = strchr(d, '.') + 1) {
+		ret = store_domain_exists(session->server->store, d, error_r);
+		if (ret != 0) {
+			*address_r = pool_printf(session->cmd_pool,
+						 "postmaster@%s", d);
+			return ret < 0 ? -1 : 1;
+		}
+	}
+	if (store_domain_list(session->server->store, session->cmd_pool,
+			      &domains, &count, error_r) < 0)
+		return -1;
+	*address_r = pool_printf(session->cmd_pool, "postmaster@%s",
+				 count > 0 ? domains[0] : name);
+	return 1;
+}
+
 void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 {
 	struct store *store = session->server->store;
@@ -201,12 +229,13 @@ void smtpd_cmd_rcpt(struct smtpd_session *session, const char *args)
 	lookup = address;
 	if (rcpt.path.domain == NULL) {
 		/* Bare <postmaster> (RFC 5321 section 4.1.1.3): the
-		 * configured postmaster account, else postmaster at our host
-		 * name when that is a local domain. */
+		 * configured postmaster account, else postmaster@ the
+		 * local domain our host name is in. */
 		const char *pm = session->config->server.postmaster;
-		lookup = pm != NULL && pm[0] != '\0' ? pm :
-			pool_printf(session->cmd_pool, "postmaster@%s",
-				    session->config->server.hostname);
+		if (pm != NULL && pm[0] != '\0')
+			lookup = pm;
+		else if (postmaster_domain(session, &lookup, &store_error) < 0)
+			goto temp_failure;
 	} else {
 		ret = store_domain_exists(store, rcpt.path.domain, &store_error);
 		if (ret < 0)

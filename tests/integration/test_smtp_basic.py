@@ -341,6 +341,31 @@ def test_alias_catchall_subaddress_postmaster(mx):
     c.close()
 
 
+def test_bare_postmaster_without_setting(posthorn_factory):
+    """<postmaster> with no domain (RFC 5321 section 4.1.1.3) reaches
+    postmaster@ the local domain the host name is in, also without
+    [server] postmaster (conftest names the host localhost: the first
+    local domain then)."""
+    require_store()
+    if not os.path.exists(DUMP):
+        pytest.skip("smtp-store-dump is not built (needs the store)")
+    server = posthorn_factory()
+    if "smtp" not in server.ports:
+        pytest.skip("posthornd has no smtp listener in this build")
+    server.cli("domain", "add", "example.org", check=True)
+    server.cli("user", "add", "carol@example.org", "--password-stdin",
+               input="pw\n", check=True)
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as s:
+        s.ehlo("client.example")
+        assert s.mail("")[0] == 250
+        code, text = s.rcpt("<postmaster>")
+        assert code == 250, text
+        assert s.data(b"Subject: to the postmaster\r\n\r\nhi\r\n")[0] == 250
+    # The domain's only account stands in for its postmaster.
+    got = stored(server, "carol@example.org")
+    assert len(got) == 1 and b"Subject: to the postmaster" in got[0]
+
+
 def test_dsn_parameters_accepted(mx):
     c = greet(mx.ports["smtp"])
     assert c.cmd("MAIL FROM:<d@remote.example> RET=HDRS ENVID=QQ+2B1 SIZE=100")[0] == 250
@@ -440,7 +465,8 @@ def outbound_config(tmp_path, mx_port):
 def test_remote_alias_target_queued(posthorn_factory, tmp_path):
     """An alias with a remote target: the local copy is stored, the remote
     one is queued (here the remote host refuses connections, so it stays
-    pending) with the envelope and DSN parameters."""
+    pending) with the envelope and DSN parameters. The sender is at the
+    same refusing host, so the success DSN stays queued too."""
     closed = free_ports(1)[0]
     mx = start_mx(posthorn_factory, outbound_config(tmp_path, closed))
     mx.cli("alias", "add", "fwd@example.org", "alice@example.org",
@@ -448,7 +474,7 @@ def test_remote_alias_target_queued(posthorn_factory, tmp_path):
     mx.cli("alias", "add", "away@example.org", "dave@remote.example",
            check=True)
     c = greet(mx.ports["smtp"])
-    assert c.cmd("MAIL FROM:<s@sender.example> RET=HDRS ENVID=e+2B1")[0] == 250
+    assert c.cmd("MAIL FROM:<s@remote.example> RET=HDRS ENVID=e+2B1")[0] == 250
     assert c.cmd("RCPT TO:<fwd@example.org> NOTIFY=SUCCESS,FAILURE")[0] == 250
     assert c.cmd("RCPT TO:<away@example.org> ORCPT=rfc822;Away+40example.org")[0] == 250
     assert c.cmd("DATA")[0] == 354
@@ -461,7 +487,7 @@ def test_remote_alias_target_queued(posthorn_factory, tmp_path):
     # fwd@ asked for NOTIFY=SUCCESS and has a local target: a "delivered"
     # DSN for the (remote) sender is queued from <>.
     [dsn] = [r for r in items if r["from"] == ""]
-    assert dsn["address"] == "s@sender.example" and dsn["notify"] == "1"
+    assert dsn["address"] == "s@remote.example" and dsn["notify"] == "1"
     q = sorted((r for r in items if r["from"] != ""),
                key=lambda r: r["address"])
     assert [r["address"] for r in q] == ["carol@remote.example",
@@ -470,7 +496,7 @@ def test_remote_alias_target_queued(posthorn_factory, tmp_path):
     assert q[1]["notify"] == "0" and q[1]["orcpt"] == "rfc822;Away@example.org"
     # The queued copy: our Received field, no Return-Path.
     rp_len = msg.index(b"\r\n") + 2
-    assert all(r["from"] == "s@sender.example" and r["envid"] == "e+1" and
+    assert all(r["from"] == "s@remote.example" and r["envid"] == "e+1" and
                r["ret"] == "2" and r["size"] == str(len(msg) - rp_len)
                for r in q)
 

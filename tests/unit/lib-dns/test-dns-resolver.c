@@ -55,6 +55,8 @@ static void on_answer(const struct dns_answer *answer, const char *error,
 }
 
 static const char zone_text[] =
+	"remote.example. 300 IN MX 10 mx.remote.example.\n"
+	"mx.remote.example. 300 IN A 127.0.0.1\n"
 	"$ORIGIN two.test.\n"
 	"@     MX 20 mx-b\n"
 	"@     MX 10 mx-a\n"
@@ -155,6 +157,10 @@ static void test_static_only(void **state)
 	assert_string_equal(res.error, "");
 	assert_int_equal(res.rcode, 3);
 	assert_int_equal(res.count, 0);
+	/* Beside a static zone's owner (remote.example). */
+	lookup(base, r, "sender.example", DNS_TYPE_TXT, &res);
+	assert_string_equal(res.error, "");
+	assert_int_equal(res.rcode, 3);
 	lookup(base, r, "_dmarc.gmail.com", DNS_TYPE_TXT, &res);
 	assert_int_equal(res.rcode, 3);
 
