@@ -84,8 +84,10 @@ def stored(server, address, mailbox="INBOX"):
         m = re.match(rb"MESSAGE (\d+) (\d+)\n", out)
         assert m, out[:200]
         size = int(m.group(2))
-        msgs.append(out[m.end():m.end() + size])
-        out = out[m.end() + size + 1:]
+        start = m.end()
+        msgs.append(out[start:start + size])
+        assert out[start + size:start + size + 1] == b"\n"
+        out = out[start + size + 1:]
     return msgs
 
 

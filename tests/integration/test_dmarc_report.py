@@ -20,11 +20,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import BUILD, REPO, require_store
-from instances import prepare_instance
+from instances import DUMP, prepare_instance, stored
 
 HELPER = os.path.join(BUILD, "tests", "unit", "dmarc-report",
                       "dmarc-record-helper")
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
 
 ZONE = """\
 a.test._report._dmarc.b.test. TXT "v=DMARC1"
@@ -74,21 +73,6 @@ def record(server, when, txt, from_domain, ip, spf, spf_domain, dkim_d,
                          capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     return res.stdout
-
-
-def stored_messages(server, address):
-    res = subprocess.run([DUMP, server.data_dir, address, "INBOX"],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    out, msgs = res.stdout, []
-    pos = 0
-    while True:
-        m = re.compile(rb"MESSAGE \d+ (\d+)\n").search(out, pos)
-        if not m:
-            return msgs
-        size = int(m.group(1))
-        msgs.append(out[m.end():m.end() + size])
-        pos = m.end() + size
 
 
 def report_of(raw):
@@ -150,7 +134,7 @@ def test_report_now_local_rua(tmp_path):
         assert re.search(r"dmarc-report-dropped domain=e\.test", res.stderr)
         t1 = int(time.time())
 
-        msgs = stored_messages(server, "dmarc@b.test")
+        msgs = stored(server, "dmarc@b.test")
         assert len(msgs) == 1
         msg, name, root = report_of(msgs[0])
         assert msg["From"] == "<reports@b.test>"
@@ -203,7 +187,7 @@ def test_report_now_local_rua(tmp_path):
         # Reported once: the rows are gone, a second pass sends nothing.
         res = server.cli("dmarc", "report", "--now", check=True)
         assert "0 reports queued" in res.stdout
-        assert len(stored_messages(server, "dmarc@b.test")) == 1
+        assert len(stored(server, "dmarc@b.test")) == 1
         res = server.cli("dmarc", "list", check=True)
         assert "a.test" not in res.stdout
         assert "closed" not in res.stdout
@@ -226,7 +210,7 @@ def test_daemon_reports_period_ended_while_down(tmp_path):
                         timeout=20)
         server.wait_log(r"event=dmarc-report-pass closed=1 reports=1 ",
                         timeout=20)
-        msgs = stored_messages(server, "dmarc@b.test")
+        msgs = stored(server, "dmarc@b.test")
         assert len(msgs) == 1
         _, name, root = report_of(msgs[0])
         if signed:
@@ -257,7 +241,7 @@ def test_report_without_daemon_and_bad_usage(tmp_path):
     assert "0 periods closed, 0 reports queued" in res.stdout
     res = server.cli("dmarc", "report", "--now", check=True)
     assert "1 report queued" in res.stdout
-    assert len(stored_messages(server, "dmarc@b.test")) == 1
+    assert len(stored(server, "dmarc@b.test")) == 1
 
 
 def smtpd_records_reports():
@@ -297,7 +281,7 @@ def test_report_from_real_mail(tmp_path):
             time.sleep(0.1)
         res = server.cli("dmarc", "report", "--now", check=True)
         assert "1 report queued" in res.stdout, res.stdout + res.stderr
-        msgs = [m for m in stored_messages(server, "dmarc@b.test")
+        msgs = [m for m in stored(server, "dmarc@b.test")
                 if b"Report Domain: a.test" in m]
         assert len(msgs) == 1
         _, _, root = report_of(msgs[0])
@@ -334,7 +318,7 @@ def test_report_dkim_signed(tmp_path):
            "a.test", "pass", 1)
     res = server.cli("dmarc", "report", "--now", check=True)
     assert "1 report queued" in res.stdout, res.stdout + res.stderr
-    msgs = stored_messages(server, "dmarc@b.test")
+    msgs = stored(server, "dmarc@b.test")
     assert len(msgs) == 1
     raw = msgs[0]
     assert re.search(rb"^DKIM-Signature:.*\bd=b\.test;", raw, re.M | re.S)
@@ -365,7 +349,7 @@ def test_report_hostile_values_stay_valid_xml(tmp_path):
     assert res.returncode == 0, res.stderr
     res = server.cli("dmarc", "report", "--now", check=True)
     assert "1 report queued" in res.stdout
-    msgs = stored_messages(server, "dmarc@b.test")
+    msgs = stored(server, "dmarc@b.test")
     assert len(msgs) == 1
     _, _, root = report_of(msgs[0])
     ips = [r.findtext("row/source_ip") for r in root.findall("record")]

@@ -15,13 +15,9 @@ import time
 
 import pytest
 
-try:
-    from conftest import BUILD, free_ports, require_store
-except ImportError:  # the daemon's harness is not merged yet
-    pytest.skip("needs the integration harness (conftest.py)",
-                allow_module_level=True)
-
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
+from conftest import free_ports, require_store
+# stored is also imported from here by test_mailauth_inbound.py.
+from instances import DUMP, stored
 
 # conftest writes the [server] section; a second [server] header adds the
 # postmaster account to it.
@@ -58,23 +54,6 @@ def start_mx(posthorn_factory, extra=""):
 @pytest.fixture
 def mx(posthorn_factory):
     return start_mx(posthorn_factory)
-
-
-def stored(server, address, mailbox="INBOX"):
-    """The messages stored for address, as a list of bytes."""
-    res = subprocess.run([DUMP, server.data_dir, address, mailbox],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    out, msgs = res.stdout, []
-    while out:
-        m = re.match(rb"MESSAGE (\d+) (\d+)\n", out)
-        assert m, out[:200]
-        size = int(m.group(2))
-        start = m.end()
-        msgs.append(out[start:start + size])
-        assert out[start + size:start + size + 1] == b"\n"
-        out = out[start + size + 1:]
-    return msgs
 
 
 def split_added(msg):

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import BUILD, require_store
 
-DUMP = os.path.join(BUILD, "tests", "unit", "smtpd", "smtp-store-dump")
+from instances import DUMP, stored
 AUTH_CLIENT = os.path.join(BUILD, "tests", "auth", "posthorn-auth-client")
 PASSWORD = "s3cret pw"
 
@@ -48,20 +48,6 @@ def start_submission(posthorn_factory, extra=""):
 @pytest.fixture
 def sub(posthorn_factory):
     return start_submission(posthorn_factory)
-
-
-def stored(server, address, mailbox="INBOX"):
-    res = subprocess.run([DUMP, server.data_dir, address, mailbox],
-                         capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    out, msgs = res.stdout, []
-    while out:
-        m = re.match(rb"MESSAGE (\d+) (\d+)\n", out)
-        assert m, out[:200]
-        size = int(m.group(2))
-        msgs.append(out[m.end():m.end() + size])
-        out = out[m.end() + size + 1:]
-    return msgs
 
 
 def header_of(msg):
