@@ -43,6 +43,13 @@ static void test_defaults(void **state)
 	assert_string_equal(c->smtp.recipient_delimiter, "+");
 	assert_int_equal(c->smtp.vrfy, CONFIG_VERIFY_AMBIGUOUS);
 	assert_int_equal(c->smtp.expn, CONFIG_VERIFY_OFF);
+	assert_true(c->auth.spf && c->auth.dkim_verify && c->auth.dmarc);
+	assert_int_equal(c->auth.spf_reject, CONFIG_SPF_REJECT_DATA);
+	assert_int_equal(c->auth.dmarc_policy, CONFIG_DMARC_ENFORCE);
+	assert_int_equal(c->auth.temperror, CONFIG_AUTH_TEMPERROR_ACCEPT);
+	assert_true(c->auth.dkim_sign && c->auth.dmarc_reports);
+	assert_int_equal(c->auth.report_interval, 86400);
+	assert_int_equal(c->dns.resolver, CONFIG_DNS_SYSTEM);
 	config_unref(&c);
 	assert_null(c);
 }
@@ -189,6 +196,16 @@ static const struct bad_case bad_cases[] = {
 	  "t.conf:2: limits.smtp_idle_timeout: expected a duration from 1s to 1d (suffix s, m, h or d), got \"5x\"\n" },
 	{ "[smtp]\nvrfy = maybe\n",
 	  "t.conf:2: smtp.vrfy: expected off, ambiguous or on, got \"maybe\"\n" },
+	{ "[auth]\nspf_reject = maybe\n",
+	  "t.conf:2: auth.spf_reject: expected no, data or rcpt, got \"maybe\"\n" },
+	{ "[auth]\ntemperror = retry\n",
+	  "t.conf:2: auth.temperror: expected accept or defer, got \"retry\"\n" },
+	{ "[auth]\nreport_interval = 10m\n",
+	  "t.conf:2: auth.report_interval: expected a duration from 1h to 7d (suffix s, m, h or d), got \"10m\"\n" },
+	{ "[auth]\nreport_sender = nobody\n",
+	  "t.conf:2: auth.report_sender: expected an address such as postmaster@example.com, got \"nobody\"\n" },
+	{ "[dns]\nresolver = google\n",
+	  "t.conf:2: dns.resolver: expected system, recursive or static, got \"google\"\n" },
 	{ "[smtp]\nrecipient_delimiter = ab\n",
 	  "t.conf:2: smtp.recipient_delimiter: expected one punctuation character such as + or -, got \"ab\"\n" },
 	{ "[server]\njust some words\n", "t.conf:2: line: expected key = value\n" },
