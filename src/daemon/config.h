@@ -39,7 +39,7 @@ struct config_addr_list {
 
 /* VRFY (RFC 5321 section 3.5.3) and EXPN policy. */
 enum config_verify_policy {
-	CONFIG_VERIFY_OFF,       /* 502 command not implemented */
+	CONFIG_VERIFY_OFF,       /* answered 502: the command is off */
 	CONFIG_VERIFY_AMBIGUOUS, /* 252: cannot verify, will accept and try */
 	CONFIG_VERIFY_ON,        /* a real answer (authenticated sessions) */
 };
